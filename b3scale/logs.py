@@ -1,0 +1,75 @@
+"""Logging set-up: JSON lines (``structured``) or human-readable lines (``plain``) on stderr.
+
+b3scale numbers its levels like zerolog (-1 trace .. 5 panic); they are mapped onto Python's.
+Structured records carry the ``extra={...}`` fields of the log call as top-level JSON keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+#: zerolog level number -> Python logging level.
+PYTHON_LEVELS: dict[int, int] = {
+    -1: TRACE,
+    0: logging.DEBUG,
+    1: logging.INFO,
+    2: logging.WARNING,
+    3: logging.ERROR,
+    4: logging.CRITICAL,
+    5: logging.CRITICAL,
+}
+
+#: Attributes every LogRecord has; anything else came in through ``extra``.
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+
+
+class JSONFormatter(logging.Formatter):
+    """``{"level","time","logger","message", <extra fields>}``, one object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "level": record.levelname.lower(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(extra_fields(record))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class PlainFormatter(logging.Formatter):
+    """``time LEVEL logger: message key=value ...``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        fields = " ".join(f"{k}={v}" for k, v in extra_fields(record).items())
+        line = f"{when}Z {record.levelname:<5} {record.name}: {record.getMessage()}"
+        if fields:
+            line = f"{line} {fields}"
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
+def setup_logging(level: int, fmt: str, stream: TextIO | None = None) -> None:
+    """Route every logger to one stderr handler in the chosen format."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JSONFormatter() if fmt == "structured" else PlainFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(PYTHON_LEVELS[level])

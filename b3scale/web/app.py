@@ -1,0 +1,55 @@
+"""``create_app(config)``: the only way to build the HTTP application (serve and tests)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from b3scale.config import Config
+from b3scale.store.db import Database, redact_dsn
+from b3scale.store.migrate import migrate
+from b3scale.web import health
+from b3scale.web.keys import CONFIG, DATABASE, HTTP_SESSION
+
+log = logging.getLogger(__name__)
+
+#: Backend calls: connect fast, but give BBB time for a create with a large presentation.
+BACKEND_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    if config.db_url is None:
+        raise RuntimeError("create_app needs config.db_url (serve resolves the embedded one)")
+    db = await Database.connect(config.db_url, config.db_pool_size)
+    log.info(
+        "database pool",
+        extra={"database": redact_dsn(config.db_url), "pool_size": config.db_pool_size},
+    )
+    try:
+        applied = await migrate(db)
+        if applied:
+            log.info("schema migrated", extra={"applied": [m.version for m in applied]})
+        app[DATABASE] = db
+        yield
+    finally:
+        await db.close()
+
+
+async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=64, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(connector=connector, timeout=BACKEND_TIMEOUT) as session:
+        app[HTTP_SESSION] = session
+        yield
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application()
+    app[CONFIG] = config
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(http_session_ctx)
+    app.add_routes(health.routes)
+    return app

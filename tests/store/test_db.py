@@ -1,0 +1,45 @@
+import pytest
+
+from b3scale.store.db import Database, DatabaseUnavailable, UniqueViolation, redact_dsn
+
+
+async def test_transaction_commits_on_success(db: Database) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO frontends (key, secret) VALUES ('a', 's')")
+        await tx.execute("INSERT INTO frontends (key, secret) VALUES ('b', 's')")
+    assert await db.fetch_value("SELECT count(*) FROM frontends") == 2
+
+
+async def test_transaction_rolls_back_on_error(db: Database) -> None:
+    with pytest.raises(UniqueViolation):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO frontends (key, secret) VALUES ('a', 's')")
+            await tx.execute("INSERT INTO frontends (key, secret) VALUES ('a', 's')")
+    assert await db.fetch_value("SELECT count(*) FROM frontends") == 0
+
+
+async def test_rows_are_dicts_and_rowcount_is_returned(db: Database) -> None:
+    await db.execute("INSERT INTO frontends (key, secret) VALUES ('k1', 's'), ('k2', 's')")
+    rows = await db.fetch_all("SELECT key FROM frontends ORDER BY key")
+    assert rows == [{"key": "k1"}, {"key": "k2"}]
+    assert await db.fetch_one("SELECT key FROM frontends WHERE key = %s", ("nope",)) is None
+    assert await db.execute("UPDATE frontends SET active = false") == 2
+
+
+async def test_pool_returns_connections_after_each_query(db: Database) -> None:
+    for _ in range(20):
+        await db.fetch_value("SELECT 1")
+    assert db.size <= 4
+
+
+async def test_unreachable_database_gives_a_message_without_the_password() -> None:
+    dsn = "host=127.0.0.1 port=1 user=u password=hunter2 dbname=x connect_timeout=2"
+    with pytest.raises(DatabaseUnavailable) as caught:
+        await Database.connect(dsn, 1, timeout=3)
+    assert "hunter2" not in str(caught.value)
+    assert "cannot connect to the database" in str(caught.value)
+
+
+def test_redact_dsn_handles_urls() -> None:
+    redacted = redact_dsn("postgres://jack:secret@pg.example.com:5432/mydb?sslmode=verify-ca")
+    assert "secret" not in redacted and "pg.example.com" in redacted
