@@ -11,7 +11,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-import psycopg2.extensions
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -20,23 +19,10 @@ from b3scale.config import Config
 from b3scale.store.db import Database
 from b3scale.store.migrate import migrate
 from b3scale.web.app import create_app
+from tests.support.pg import admin_execute, dsn_for
 from tests.support.services import throwaway_postgres, throwaway_redis
 
 TEST_DATABASE = "b3scale_test"
-
-
-def dsn_for(admin_dsn: str, dbname: str) -> str:
-    parts = psycopg2.extensions.parse_dsn(admin_dsn)
-    parts["dbname"] = dbname
-    return str(psycopg2.extensions.make_dsn(**parts))
-
-
-async def _admin(admin_dsn: str, statement: str) -> None:
-    db = await Database.connect(admin_dsn, 1)
-    try:
-        await db.execute(statement)  # type: ignore[arg-type]
-    finally:
-        await db.close()
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +39,10 @@ def pg_admin_dsn() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def migrated_db_url(pg_admin_dsn: str) -> str:
     """A database with the schema applied, once per session."""
-    asyncio.run(_admin(pg_admin_dsn, f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)"))
-    asyncio.run(_admin(pg_admin_dsn, f"CREATE DATABASE {TEST_DATABASE}"))
+    asyncio.run(
+        admin_execute(pg_admin_dsn, f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)")
+    )
+    asyncio.run(admin_execute(pg_admin_dsn, f"CREATE DATABASE {TEST_DATABASE}"))
     url = dsn_for(pg_admin_dsn, TEST_DATABASE)
 
     async def apply() -> None:
@@ -72,9 +60,9 @@ def migrated_db_url(pg_admin_dsn: str) -> str:
 def empty_db_url(pg_admin_dsn: str) -> Iterator[str]:
     """A brand-new database without any schema, dropped after the test."""
     name = f"b3scale_empty_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(pg_admin_dsn, f"CREATE DATABASE {name}"))
+    asyncio.run(admin_execute(pg_admin_dsn, f"CREATE DATABASE {name}"))
     yield dsn_for(pg_admin_dsn, name)
-    asyncio.run(_admin(pg_admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture
@@ -109,7 +97,9 @@ def config(migrated_db_url: str) -> Config:
 async def client(
     db: Database,
     config: Config,
-    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]],
+    aiohttp_client: Callable[
+        [web.Application], Awaitable[TestClient[web.Request, web.Application]]
+    ],
 ) -> TestClient[web.Request, web.Application]:
     """The real application on a loopback port, on an emptied database."""
     return await aiohttp_client(create_app(config))

@@ -19,8 +19,18 @@ def test_defaults_match_the_seed_readme() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("trace", -1), ("DEBUG", 0), ("info", 1), ("warn", 2), ("error", 3), ("fatal", 4),
-     ("panic", 5), ("-1", -1), ("0", 0), ("5", 5)],
+    [
+        ("trace", -1),
+        ("DEBUG", 0),
+        ("info", 1),
+        ("warn", 2),
+        ("error", 3),
+        ("fatal", 4),
+        ("panic", 5),
+        ("-1", -1),
+        ("0", 0),
+        ("5", 5),
+    ],
 )
 def test_log_level_by_name_or_number(value: str, expected: int) -> None:
     assert load_config({"B3SCALE_LOG_LEVEL": value}, env_files=()).log_level == expected

@@ -77,7 +77,7 @@ class Session:
 class Notifications:
     """The NOTIFY payloads arriving on one listening connection."""
 
-    def __init__(self, queue: asyncio.Queue[Any]) -> None:
+    def __init__(self, queue: Any) -> None:  # aiopg.utils.ClosableQueue
         self._queue = queue
 
     async def get(self, timeout: float | None = None) -> str:

@@ -172,12 +172,13 @@ class LocalCluster:
 
     def start(self) -> str:
         """Make sure the cluster runs; returns the DSN of the admin database ``postgres``."""
+        major = self._initialized_major()
+        binaries = find_binaries(major, self.bindir)
         self._prepare_dirs()
         self._lock = open(self.root / ".lock", "w")  # noqa: SIM115 - held until stop()
         fcntl.flock(self._lock, fcntl.LOCK_EX)  # serialise initdb/start between processes
         try:
-            major = self._initialized_major()
-            binaries = find_binaries(major, self.bindir)
+            major = self._initialized_major()  # another process may have run initdb meanwhile
             if major is None:
                 self._initdb(binaries)
             if not self.running(binaries):

@@ -41,8 +41,19 @@ def throwaway_redis() -> Iterator[str]:
         raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
     workdir = Path(tempfile.mkdtemp(prefix="b3scale-test-redis-", dir="/tmp"))
     port = free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-            "no", "--dir", str(workdir)]
+    args = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, timeout=10)

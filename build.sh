@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Developer tasks. Usage: ./build.sh <command> [args]
+#   test [pytest args]  install what is missing, then ruff, mypy and pytest
+#   check               ruff and mypy only
+#   pyz                 build dist/b3scale, one executable file (shiv), and smoke-run it
+#   run                 build the pyz and start `serve` (embedded database unless B3SCALE_DB_URL)
+#   bench [args]        run the benchmarks in bench/ (when present)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+have_postgres() {
+    command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+system_packages() {
+    local missing=()
+    have_postgres || missing+=(postgresql)
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing ${missing[*]} with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        say "please install: ${missing[*]} (PostgreSQL server binaries and redis-server)"
+        exit 1
+    fi
+}
+
+venv() {
+    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        say "b3scale needs Python 3.11 or newer ($PYTHON is $("$PYTHON" --version 2>&1))"
+        exit 1
+    fi
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test,build]'
+}
+
+check() {
+    say "ruff"
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    say "mypy"
+    "$VENV/bin/mypy"
+}
+
+cmd_test() {
+    system_packages
+    venv
+    check
+    say "pytest"
+    local rc=0
+    "$VENV/bin/pytest" "$@" || rc=$?
+    if [ "$rc" -eq 5 ]; then
+        say "pytest collected no tests: that is a failure"
+        exit 1
+    fi
+    exit "$rc"
+}
+
+cmd_pyz() {
+    venv
+    mkdir -p dist
+    say "building dist/b3scale"
+    "$VENV/bin/shiv" -q -c b3scale -o dist/b3scale -p '/usr/bin/env python3' --compressed . \
+        --disable-pip-version-check
+    local elsewhere
+    elsewhere=$(mktemp -d)
+    cp dist/b3scale "$elsewhere/b3scale"
+    (cd "$elsewhere" && ./b3scale --version)
+    rm -rf "$elsewhere"
+    say "dist/b3scale: $(du -h dist/b3scale | cut -f1)"
+}
+
+cmd_run() {
+    system_packages
+    cmd_pyz
+    exec dist/b3scale serve
+}
+
+cmd_bench() {
+    venv
+    [ -f bench/run.py ] || { say "no benchmarks yet"; exit 1; }
+    exec "$VENV/bin/python" -m bench.run "$@"
+}
+
+case "${1:-}" in
+    test) shift; cmd_test "$@" ;;
+    check) venv; check ;;
+    pyz) cmd_pyz ;;
+    run) cmd_run ;;
+    bench) shift; cmd_bench "$@" ;;
+    *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
