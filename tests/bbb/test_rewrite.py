@@ -36,7 +36,10 @@ def test_unmapped_values_and_unrelated_documents_are_untouched() -> None:
 
 
 def test_cdata_and_entities_are_decoded_before_mapping() -> None:
-    body = b"<r><meetingID><![CDATA[enc-1]]></meetingID><parentMeetingID>enc-parent</parentMeetingID></r>"
+    body = (
+        b"<r><meetingID><![CDATA[enc-1]]></meetingID>"
+        b"<parentMeetingID>enc-parent</parentMeetingID></r>"
+    )
     out = rewrite_elements(body, MEETING_ID_ELEMENTS, decode)
     assert (
         out
