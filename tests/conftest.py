@@ -11,11 +11,13 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from b3scale.config import Config
+from b3scale.sim.node import SimNode
 from b3scale.store.db import Database
 from b3scale.store.migrate import migrate
 from b3scale.web.app import create_app
@@ -103,3 +105,20 @@ async def client(
 ) -> TestClient[web.Request, web.Application]:
     """The real application on a loopback port, on an emptied database."""
     return await aiohttp_client(create_app(config))
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimNode]:
+    """One simulated BBB node on a free loopback port."""
+    node = SimNode(secret="sim-secret")
+    await node.start()
+    try:
+        yield node
+    finally:
+        await node.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

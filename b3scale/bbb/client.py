@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from b3scale.bbb import parse
 from b3scale.bbb.checksum import DEFAULT_SIGNING_ALGORITHM
@@ -64,7 +65,9 @@ class BackendClient:
         try:
             async with self.session.request(
                 request.method,
-                self.url(request),
+                # encoded=True: yarl would otherwise re-encode the query (%2C -> ",") and
+                # break the checksum, which covers the exact bytes.
+                URL(self.url(request), encoded=True),
                 data=request.body if request.body else None,
                 headers=headers,
                 allow_redirects=False,

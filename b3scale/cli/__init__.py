@@ -9,6 +9,7 @@ from b3scale.cli.ctl import ctl
 from b3scale.cli.db import db
 from b3scale.cli.noded import noded
 from b3scale.cli.serve import serve
+from b3scale.cli.sim import sim
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,3 +25,4 @@ main.add_command(serve)
 main.add_command(db)
 main.add_command(noded)
 main.add_command(ctl)
+main.add_command(sim)

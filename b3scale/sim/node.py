@@ -324,7 +324,7 @@ class SimNode:
     def _free_voice_bridge(self) -> str:
         used = {m.voice_bridge for m in self.meetings.values()}
         while True:
-            candidate = str(random.randint(10000, 99999))  # noqa: S311 - not a secret
+            candidate = str(random.randint(10000, 99999))
             if candidate not in used:
                 return candidate
 
