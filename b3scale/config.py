@@ -78,6 +78,10 @@ class Config:
     data_dir: Path = Path("/var/lib/b3scale")
     #: B3SCALE_PG_BINDIR: folder of initdb/pg_ctl for the embedded PostgreSQL; None = search.
     pg_bindir: Path | None = None
+    #: B3SCALE_POLL_INTERVAL: seconds between two polls of a backend's getMeetings.
+    poll_interval: float = 10.0
+    #: Run the background controller (polls); tests of single requests switch it off.
+    run_controller: bool = True
     #: The env files that were read, for the start-up log.
     env_files_used: tuple[str, ...] = ()
 
@@ -167,6 +171,13 @@ def parse_load_factor(value: str) -> float:
     return factor
 
 
+def parse_poll_interval(value: str) -> float:
+    seconds = float(value.strip())
+    if not 1 <= seconds <= 300:
+        raise ValueError(value)
+    return seconds
+
+
 def parse_log_format(value: str) -> str:
     text = value.strip().lower()
     if text not in LOG_FORMATS:
@@ -225,6 +236,9 @@ def load_config(
         ),
         bbb_config=env.get("BBB_CONFIG") or None,
         data_dir=Path(data_dir_raw) if data_dir_raw else default_data_dir(env),
+        poll_interval=get(
+            "B3SCALE_POLL_INTERVAL", parse_poll_interval, 10.0, "seconds between 1 and 300"
+        ),
         pg_bindir=Path(env["B3SCALE_PG_BINDIR"]) if env.get("B3SCALE_PG_BINDIR") else None,
         env_files_used=used,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 XML_CONTENT_TYPE = "text/xml;charset=utf-8"
@@ -116,6 +117,11 @@ class BBBError(Exception):
 
     def body(self) -> bytes:
         return failed(self.message_key, self.text)
+
+
+def java_date(ms: int) -> str:
+    """``Thu May 09 13:35:28 UTC 2024``, as Java's Date.toString() prints it (createDate)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%a %b %d %H:%M:%S UTC %Y")
 
 
 def json_document(response: Mapping[str, object]) -> bytes:

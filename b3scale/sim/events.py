@@ -10,7 +10,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from b3scale.sim.state import Attendee, Meeting, java_date, now_ms
+from b3scale.bbb.responses import java_date
+from b3scale.sim.state import Attendee, Meeting, now_ms
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,8 @@ import secrets
 import string
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from b3scale.bbb.responses import Node
+from b3scale.bbb.responses import Node, java_date
 
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -24,11 +23,6 @@ def token(length: int) -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def java_date(ms: int) -> str:
-    """``Thu May 09 13:35:28 UTC 2024``, as Java's Date.toString() prints it."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%a %b %d %H:%M:%S UTC %Y")
 
 
 def internal_meeting_id(meeting_id: str, create_time: int) -> str:

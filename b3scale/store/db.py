@@ -21,6 +21,9 @@ import psycopg2.extras
 
 log = logging.getLogger(__name__)
 
+# uuid columns come back as uuid.UUID (psycopg2 returns str otherwise).
+psycopg2.extras.register_uuid()  # type: ignore[no-untyped-call]
+
 Params = Mapping[str, Any] | tuple[Any, ...] | None
 Row = dict[str, Any]
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
+from b3scale.cluster.controller import Controller, ControllerSettings
+from b3scale.cluster.gateway import build_gateway
+from b3scale.cluster.services import Services, load_retry_key
 from b3scale.config import Config
 from b3scale.store.db import Database, redact_dsn
 from b3scale.store.migrate import migrate
-from b3scale.web import health
-from b3scale.web.keys import CONFIG, DATABASE, HTTP_SESSION
+from b3scale.web import bbbapi, health
+from b3scale.web.keys import CONFIG, CONTROLLER, DATABASE, GATEWAY, HTTP_SESSION, RETRY_KEY
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         if applied:
             log.info("schema migrated", extra={"applied": [m.version for m in applied]})
         app[DATABASE] = db
+        app[RETRY_KEY] = await load_retry_key(db)
         yield
     finally:
         await db.close()
@@ -46,10 +52,32 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The gateway chain and the background controller, on the shared pool and session."""
+    config = app[CONFIG]
+    services = Services(
+        db=app[DATABASE],
+        http=app[HTTP_SESSION],
+        retry_key=app[RETRY_KEY],
+        reverse_proxy_mode=config.reverse_proxy_mode,
+    )
+    app[GATEWAY] = build_gateway(services)
+    controller = Controller(services, ControllerSettings(poll_interval=config.poll_interval))
+    app[CONTROLLER] = controller
+    task = asyncio.create_task(controller.run()) if config.run_controller else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(config: Config) -> web.Application:
-    app = web.Application()
+    app = web.Application(client_max_size=bbbapi.MAX_BODY_SIZE)
     app[CONFIG] = config
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(http_session_ctx)
+    app.cleanup_ctx.append(cluster_ctx)
     app.add_routes(health.routes)
+    bbbapi.add_routes(app)
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
+from b3scale.cluster.chain import Handler
+from b3scale.cluster.controller import Controller
 from b3scale.config import Config
 from b3scale.store.db import Database
 
@@ -12,3 +14,8 @@ CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
 #: The one HTTP client session every backend call goes through (one connection pool).
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
+#: The BBB gateway chain.
+GATEWAY: web.AppKey[Handler] = web.AppKey("gateway")
+#: The key that signs join retry tokens (shared by every instance through the database).
+RETRY_KEY = web.AppKey("retry_key", bytes)
+CONTROLLER = web.AppKey("controller", Controller)

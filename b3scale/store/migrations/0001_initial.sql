@@ -41,13 +41,17 @@ CREATE TABLE backends (
     -- hysteresis for the health check: consecutive poll outcomes
     poll_failures         integer NOT NULL DEFAULT 0,
     poll_successes        integer NOT NULL DEFAULT 0,
+    -- load inputs, kept up to date with the meetings table (breakout rooms weigh less)
     meetings_count        integer NOT NULL DEFAULT 0,
+    breakouts_count       integer NOT NULL DEFAULT 0,
     attendees_count       integer NOT NULL DEFAULT 0,
     settings              jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
     -- the last successful poll; NULL until the first one
-    synced_at             timestamptz NULL
+    synced_at             timestamptz NULL,
+    -- an instance that claimed the next poll of this backend holds it until then
+    poll_lease_until      timestamptz NULL
 );
 CREATE INDEX backends_admin_state_idx ON backends (admin_state);
 CREATE INDEX backends_tags_idx ON backends USING gin ((settings -> 'tags') jsonb_path_ops);
@@ -70,14 +74,26 @@ CREATE TABLE meetings (
     voice_participants_count integer NOT NULL DEFAULT 0,
     video_count             integer NOT NULL DEFAULT 0,
     listeners_count         integer NOT NULL DEFAULT 0,
-    -- the rest of BBB's meeting object (passwords, voiceBridge, metadata, ...), for getMeetings
+    -- the plain fields of BBB's meeting object (passwords, voiceBridge, ...)
     state                   jsonb NOT NULL DEFAULT '{}',
+    -- the meeting's <meeting> element as the frontend sees it (its own meetingID), byte for
+    -- byte as the backend wrote it: getMeetings is the concatenation of these
+    info_xml                text NOT NULL DEFAULT '',
     created_at              timestamptz NOT NULL DEFAULT now(),
     updated_at              timestamptz NOT NULL DEFAULT now(),
     synced_at               timestamptz NULL
 );
 CREATE INDEX meetings_frontend_idx ON meetings (frontend_id, external_id);
 CREATE INDEX meetings_backend_idx ON meetings (backend_id);
+
+-- Which backends ever hosted a frontend's meetings: where its recordings can be found after
+-- the meetings themselves are gone.
+CREATE TABLE frontend_backends (
+    frontend_id  uuid NOT NULL REFERENCES frontends (id) ON DELETE CASCADE,
+    backend_id   uuid NOT NULL REFERENCES backends (id) ON DELETE CASCADE,
+    last_used_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (frontend_id, backend_id)
+);
 
 CREATE TABLE attendees (
     meeting_id        text NOT NULL REFERENCES meetings (id) ON DELETE CASCADE,
@@ -93,6 +109,15 @@ CREATE TABLE attendees (
     joined_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (meeting_id, internal_user_id)
 );
+
+-- Values every instance must share, made once when the schema is created.
+CREATE TABLE cluster_secrets (
+    name  text PRIMARY KEY,
+    value text NOT NULL
+);
+-- gen_random_uuid() draws from a cryptographically strong source: 2 x 122 random bits.
+INSERT INTO cluster_secrets (name, value)
+VALUES ('retry_token_key', replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
 
 CREATE TABLE commands (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,0 +1,63 @@
+"""The gateway's handler chain: its types and how it is assembled.
+
+A handler takes a :class:`Context` (the verified request and its frontend) and returns a
+:class:`Reply`. A middleware wraps a handler. :func:`compose` takes the middlewares in the order
+they run, so the list that assembles the gateway reads top to bottom as it executes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from b3scale.bbb.request import Request
+from b3scale.bbb.responses import XML_CONTENT_TYPE
+from b3scale.store.frontends import Frontend
+from b3scale.store.meetings import MeetingRow
+
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What goes back to the frontend."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = XML_CONTENT_TYPE
+    location: str | None = None
+    #: Meeting IDs in the body are already the frontend's own (answered from the database).
+    decoded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One BBB call from a frontend, as it travels down the chain."""
+
+    frontend: Frontend
+    request: Request
+    #: The meeting the request names, once a middleware has looked it up.
+    meeting: MeetingRow | None = None
+    meeting_loaded: bool = False
+    #: The meetingID as the frontend wrote it (before it was made unique).
+    external_meeting_id: str | None = None
+    #: Path and query the frontend requested (for the join retry page).
+    original_url: str = ""
+
+    def with_request(self, request: Request) -> Context:
+        return replace(self, request=request)
+
+    def with_meeting(self, meeting: MeetingRow | None) -> Context:
+        return replace(self, meeting=meeting, meeting_loaded=True)
+
+
+Handler = Callable[[Context], Awaitable[Reply]]
+Middleware = Callable[[Handler], Handler]
+
+
+def compose(middlewares: Sequence[Middleware], terminal: Handler) -> Handler:
+    """One handler running ``middlewares`` in the given order, then ``terminal``."""
+    handler = terminal
+    for middleware in reversed(middlewares):
+        handler = middleware(handler)
+    return handler

@@ -1,0 +1,140 @@
+"""Background work: poll every backend, keep health and meetings in step, retire backends.
+
+Each instance runs a controller. Polls are leased per backend in the database, so with
+several instances each backend is still polled once per interval; a poll holds no database
+connection while it waits for the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from b3scale.bbb import parse
+from b3scale.bbb.client import BackendUnavailable
+from b3scale.bbb.request import Request
+from b3scale.cluster import meeting_ids
+from b3scale.cluster.meeting_state import split_meetings, state_from_info
+from b3scale.cluster.middlewares.rewrite_meeting_id import decode_body
+from b3scale.cluster.services import Services
+from b3scale.store import backends as backend_store
+from b3scale.store import meetings as meeting_store
+from b3scale.store.backends import Backend
+from b3scale.store.db import DatabaseError
+
+log = logging.getLogger(__name__)
+
+#: A meeting placed this recently may not be on its backend yet: a poll does not remove it.
+PLACEMENT_GRACE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    #: Seconds between polls of one backend.
+    poll_interval: float = 10.0
+    #: Timeout of one poll.
+    poll_timeout: float = 5.0
+    #: Consecutive failed polls before a backend counts as down (hysteresis).
+    failures_for_error: int = 2
+    #: Consecutive good polls before a backend that was down counts as up again.
+    successes_for_ready: int = 2
+
+
+class Controller:
+    def __init__(self, services: Services, settings: ControllerSettings) -> None:
+        self.services = services
+        self.settings = settings
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Poll until cancelled; a NOTIFY on ``b3scale_poll`` starts a round at once."""
+        listener = asyncio.create_task(self._listen())
+        try:
+            while True:
+                try:
+                    await self.poll_due()
+                except DatabaseError as exc:
+                    log.warning("controller round failed", extra={"error": str(exc)})
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.services.db.listen("b3scale_poll") as notifications:
+                    while True:
+                        await notifications.get()
+                        self._wake.set()
+            except DatabaseError:
+                await asyncio.sleep(5)
+
+    async def poll_due(self) -> list[Backend]:
+        """Poll every backend whose lease ran out (leasing it for the next interval)."""
+        due = await backend_store.claim_due_polls(self.services.db, self.settings.poll_interval)
+        await asyncio.gather(*(self.poll(b) for b in due))
+        return due
+
+    async def poll(self, backend: Backend) -> bool:
+        """One poll: health, latency, meetings; True when the backend answered."""
+        client = self.services.backend(backend.host, backend.secret, backend.checksum_algorithm)
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+        try:
+            response = await client.call(Request("getMeetings"), self.settings.poll_timeout)
+            if not response.ok:
+                raise BackendUnavailable(
+                    f"getMeetings answered {response.returncode} "
+                    f"{response.message_key or ''}".strip()
+                )
+        except BackendUnavailable as exc:
+            log.warning("backend poll failed", extra={"backend": backend.host, "error": str(exc)})
+            await backend_store.record_poll_failure(
+                self.services.db, backend.id, str(exc), self.settings.failures_for_error
+            )
+            return False
+        latency_ns = int((time.monotonic() - started) * 1e9)
+        await self._sync_meetings(backend, response.body, started_at)
+        await backend_store.record_poll_success(
+            self.services.db, backend.id, latency_ns, self.settings.successes_for_ready
+        )
+        if backend.admin_state == "decommissioned" and await backend_store.delete_if_drained(
+            self.services.db, backend.id
+        ):
+            log.info("decommissioned backend deleted", extra={"backend": backend.host})
+        return True
+
+    async def _sync_meetings(self, backend: Backend, body: bytes, started_at: datetime) -> None:
+        reported: list[str] = []
+        async with self.services.db.transaction() as tx:
+            for chunk in split_meetings(body):
+                try:
+                    info = parse.meeting(chunk)
+                except parse.ResponseError:
+                    continue
+                meeting_id = info.meeting_id
+                decoded = meeting_ids.decode(meeting_id)
+                key, external = decoded if decoded else (None, meeting_id)
+                visible = decode_body(chunk, key) if key else chunk
+                state = state_from_info(info, visible.decode("utf-8", "replace"))
+                await meeting_store.upsert_polled_meeting(
+                    tx, meeting_id, external, key, backend.id, state
+                )
+                reported.append(meeting_id)
+            removed = await meeting_store.delete_vanished_meetings(
+                tx, backend.id, reported, started_at - PLACEMENT_GRACE
+            )
+            await backend_store.refresh_load(tx, backend.id)
+        if removed:
+            log.info(
+                "removed meetings the backend no longer has",
+                extra={"backend": backend.host, "count": removed},
+            )

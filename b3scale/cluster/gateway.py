@@ -1,0 +1,59 @@
+"""The gateway: every BBB call of every frontend goes through :func:`build_gateway`'s chain.
+
+The middleware order is written once, below, in the order the middlewares run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from b3scale.bbb.responses import BBBError, failed
+from b3scale.cluster.chain import Context, Handler, Reply, compose
+from b3scale.cluster.handlers.meetings import meeting_handlers
+from b3scale.cluster.handlers.recordings import recording_handlers
+from b3scale.cluster.middlewares.bind_meeting_frontend import bind_meeting_frontend
+from b3scale.cluster.middlewares.default_presentation import set_default_presentation
+from b3scale.cluster.middlewares.rewrite_meeting_id import rewrite_unique_meeting_id
+from b3scale.cluster.middlewares.set_params import set_create_params, set_join_params
+from b3scale.cluster.services import Services
+from b3scale.store.db import DatabaseError
+
+log = logging.getLogger(__name__)
+
+
+def build_gateway(services: Services) -> Handler:
+    handlers = {**meeting_handlers(services), **recording_handlers(services)}
+
+    async def dispatch(ctx: Context) -> Reply:
+        handler = handlers.get(ctx.request.call)
+        if handler is None:
+            return Reply(failed("unsupportedRequest"))
+        return await handler(ctx)
+
+    chain = compose(
+        [
+            rewrite_unique_meeting_id,
+            bind_meeting_frontend(services.db),
+            set_default_presentation,
+            set_create_params,
+            set_join_params,
+        ],
+        dispatch,
+    )
+
+    async def gateway(ctx: Context) -> Reply:
+        try:
+            return await chain(ctx)
+        except BBBError as exc:
+            return Reply(exc.body(), exc.status)
+        except DatabaseError:
+            log.exception("database error in the gateway", extra={"call": ctx.request.call})
+            return Reply(
+                failed(
+                    "databaseUnavailable",
+                    "The load balancer's database is not available. Please try again later.",
+                ),
+                503,
+            )
+
+    return gateway

@@ -1,0 +1,227 @@
+"""The meeting calls: create, join, end, isMeetingRunning, getMeetingInfo, getMeetings,
+insertDocument, sendChatMessage, and the version call."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+from b3scale.bbb import parse
+from b3scale.bbb.client import BackendClient, BackendResponse, BackendUnavailable
+from b3scale.bbb.responses import BBBError, RawXML, failed, success, xml_document
+from b3scale.cluster import join_pages, meeting_state, router
+from b3scale.cluster.chain import HTML_CONTENT_TYPE, Context, Handler, Reply
+from b3scale.cluster.middlewares.rewrite_meeting_id import decode_body
+from b3scale.cluster.services import Services
+from b3scale.store import backends as backend_store
+from b3scale.store import meetings as meeting_store
+from b3scale.store.meetings import MeetingRow
+
+log = logging.getLogger(__name__)
+
+#: How often a create is tried on another backend when the chosen one does not answer.
+CREATE_ATTEMPTS = 2
+
+BACKEND_UNAVAILABLE = BBBError(
+    "backendUnavailable",
+    "The BigBlueButton server of this meeting does not answer. Please try again later.",
+)
+
+
+def passthrough(response: BackendResponse) -> Reply:
+    return Reply(response.body, response.status, response.content_type or "text/xml")
+
+
+def client_for(services: Services, meeting: MeetingRow) -> BackendClient:
+    assert meeting.backend_host and meeting.backend_secret and meeting.backend_algorithm
+    return services.backend(meeting.backend_host, meeting.backend_secret, meeting.backend_algorithm)
+
+
+async def version(ctx: Context) -> Reply:
+    return Reply(success(("version", "2.0"), ("apiVersion", "2.0")))
+
+
+def make_create(services: Services) -> Handler:
+    async def create(ctx: Context) -> Reply:
+        request = ctx.request
+        if not request.meeting_id or not ctx.external_meeting_id:
+            return Reply(failed("missingParamMeetingID"))
+        is_breakout = (request.get("isBreakout") or "").lower() == "true"
+        tried: set[UUID] = set()
+        for _attempt in range(CREATE_ATTEMPTS):
+            placement = await router.place(
+                services.db,
+                ctx.frontend,
+                request.meeting_id,
+                ctx.external_meeting_id,
+                is_breakout=is_breakout,
+                known=ctx.meeting if not tried else None,
+                exclude=frozenset(tried),
+            )
+            meeting = placement.meeting
+            try:
+                response = await client_for(services, meeting).call(request)
+            except BackendUnavailable as exc:
+                log.warning("create failed: backend unavailable", extra={"error": str(exc)})
+                if not placement.new:
+                    raise BACKEND_UNAVAILABLE from None
+                await router.unplace(services.db, meeting)
+                assert meeting.backend_id is not None
+                tried.add(meeting.backend_id)
+                continue
+            if response.ok:
+                await _store_created(services, ctx, meeting, response)
+            elif placement.new:
+                await router.unplace(services.db, meeting)
+            return passthrough(response)
+        raise BACKEND_UNAVAILABLE
+
+    return create
+
+
+async def _store_created(
+    services: Services, ctx: Context, meeting: MeetingRow, response: BackendResponse
+) -> None:
+    try:
+        created = parse.meeting(response.body)
+    except parse.ResponseError:
+        return  # the frontend gets the answer as is; the next poll fills in the state
+    if created.internal_id == meeting.internal_id:
+        return  # duplicateWarning for a meeting we know already
+    element = meeting_state.meeting_element_from_create(
+        ctx.request, ctx.external_meeting_id or "", created
+    )
+    created.fields.setdefault("meetingName", ctx.request.get("name") or "")
+    state = meeting_state.state_from_info(created, element.decode("utf-8"))
+    assert meeting.backend_id is not None
+    await meeting_store.update_meeting_state(services.db, meeting.id, meeting.backend_id, state)
+
+
+def make_join(services: Services) -> Handler:
+    async def join(ctx: Context) -> Reply:
+        meeting = ctx.meeting
+        if meeting is None:
+            return Reply(join_pages.meeting_not_found_page(), 404, HTML_CONTENT_TYPE)
+        if meeting.backend_id is None or not meeting.backend_healthy:
+            token = join_pages.make_retry_token(services.retry_key, ctx.original_url)
+            location = f"/b3s/retry-join/{token}"
+            return Reply(join_pages.redirect_page(location), 302, HTML_CONTENT_TYPE, location)
+        client = client_for(services, meeting)
+        if services.reverse_proxy_mode:
+            return await _join_through_proxy(client, ctx)
+        url = client.url(ctx.request)
+        return Reply(join_pages.redirect_page(url), 302, HTML_CONTENT_TYPE, url)
+
+    return join
+
+
+async def _join_through_proxy(client: BackendClient, ctx: Context) -> Reply:
+    """b3scale's reverse-proxy mode: ask the node, hand its redirect over as a relative URL
+    with ``b3shost`` naming the node, for a proxy in front to route by."""
+    try:
+        response = await client.call(ctx.request)
+    except BackendUnavailable:
+        raise BACKEND_UNAVAILABLE from None
+    if response.location is None:
+        return passthrough(response)
+    target = urlsplit(response.location)
+    query = (
+        f"{target.query}&b3shost={target.netloc}" if target.query else f"b3shost={target.netloc}"
+    )
+    relative = urlunsplit(("", "", target.path, query, target.fragment))
+    return Reply(join_pages.redirect_page(relative), 302, HTML_CONTENT_TYPE, relative)
+
+
+def make_forward(
+    services: Services,
+    unknown: Reply,
+    *,
+    store_info: bool = False,
+    forget_on_success: bool = False,
+    on_unavailable: Reply | None = None,
+) -> Handler:
+    """A call answered by the meeting's backend; ``unknown`` when we do not know the meeting."""
+
+    async def forward(ctx: Context) -> Reply:
+        meeting = ctx.meeting
+        if meeting is None or meeting.backend_id is None:
+            return unknown
+        try:
+            response = await client_for(services, meeting).call(ctx.request)
+        except BackendUnavailable:
+            if on_unavailable is not None:
+                return on_unavailable
+            raise BACKEND_UNAVAILABLE from None
+        if response.ok and store_info:
+            await _store_info(services, ctx, meeting, response)
+        if response.ok and forget_on_success:
+            # BBB ends the meeting within seconds; getMeetings should stop listing it now.
+            async with services.db.transaction() as tx:
+                await meeting_store.delete_meeting(tx, meeting.id)
+                await backend_store.refresh_load(tx, meeting.backend_id)
+        return passthrough(response)
+
+    return forward
+
+
+async def _store_info(
+    services: Services, ctx: Context, meeting: MeetingRow, response: BackendResponse
+) -> None:
+    try:
+        info = parse.meeting(response.body)
+    except parse.ResponseError:
+        return
+    element = meeting_state.meeting_element_from_info(decode_body(response.body, ctx.frontend.key))
+    state = meeting_state.state_from_info(info, element.decode("utf-8"))
+    assert meeting.backend_id is not None
+    await meeting_store.update_meeting_state(services.db, meeting.id, meeting.backend_id, state)
+
+
+def make_get_meetings(services: Services) -> Handler:
+    async def get_meetings(ctx: Context) -> Reply:
+        elements = await meeting_store.select_frontend_meeting_xml(services.db, ctx.frontend.id)
+        if not elements:
+            body = xml_document(
+                [
+                    ("returncode", "SUCCESS"),
+                    ("meetings", RawXML("")),
+                    ("messageKey", "noMeetings"),
+                    ("message", "no meetings were found on this server"),
+                ]
+            ).replace(b"<meetings></meetings>", b"<meetings/>", 1)
+            return Reply(body, decoded=True)
+        body = (
+            b"<response><returncode>SUCCESS</returncode><meetings>"
+            + "".join(elements).encode("utf-8")
+            + b"</meetings></response>"
+        )
+        return Reply(body, decoded=True)
+
+    return get_meetings
+
+
+def meeting_handlers(services: Services) -> dict[str, Handler]:
+    not_found = Reply(failed("notFound"))
+    return {
+        "": version,
+        "create": make_create(services),
+        "join": make_join(services),
+        "end": make_forward(services, not_found, forget_on_success=True),
+        "isMeetingRunning": make_forward(
+            services,
+            Reply(success(("running", False))),
+            on_unavailable=Reply(success(("running", False))),
+        ),
+        "getMeetingInfo": make_forward(services, not_found, store_info=True),
+        "insertDocument": make_forward(
+            services,
+            Reply(
+                xml_document(
+                    [("returncode", "FAILED"), ("message", "Meeting with this id not found.")]
+                )
+            ),
+        ),
+        "sendChatMessage": make_forward(services, Reply(failed("meetingNotFound"))),
+        "getMeetings": make_get_meetings(services),
+    }

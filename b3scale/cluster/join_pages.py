@@ -1,0 +1,92 @@
+"""The HTML a browser sees on join: the redirect, the retry page, "meeting not found".
+
+Retry tokens carry the original join URL (which holds the frontend's checksum) and are signed
+with a key every instance shares, so any instance can serve the retry and nobody can forge a
+redirect through it (b3scale's tokens are unsigned).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from html import escape
+
+#: A retry link stays valid this long (the browser retries every second meanwhile).
+RETRY_TOKEN_TTL = 3600
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_retry_token(key: bytes, url: str, now: float | None = None) -> str:
+    payload = _b64(
+        json.dumps(
+            {"url": url, "exp": int((now or time.time()) + RETRY_TOKEN_TTL)}, separators=(",", ":")
+        ).encode()
+    )
+    signature = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+    return f"{payload}.{signature}"
+
+
+def read_retry_token(key: bytes, token: str, now: float | None = None) -> str | None:
+    """The join URL in a valid, unexpired token for a path under /bbb/; else None."""
+    payload, _, signature = token.partition(".")
+    expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+    if not signature or not hmac.compare_digest(signature, expected):
+        return None
+    try:
+        data = json.loads(_unb64(payload))
+    except (ValueError, binascii.Error):
+        return None
+    url = data.get("url") if isinstance(data, dict) else None
+    expires = data.get("exp") if isinstance(data, dict) else None
+    if not isinstance(url, str) or not isinstance(expires, int):
+        return None
+    if expires < (now or time.time()) or not url.startswith("/bbb/") or "//" in url:
+        return None
+    return url
+
+
+def _page(title: str, body: str, refresh: str = "") -> bytes:
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"{refresh}<title>{escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:4em auto;max-width:32em;color:#333}</style>"
+        f"</head><body>{body}</body></html>"
+    ).encode()
+
+
+def redirect_page(url: str) -> bytes:
+    link = escape(url, quote=True)
+    return _page(
+        "Joining the meeting",
+        f'<p>Joining the meeting&hellip; <a href="{link}">Continue</a></p>',
+        f'<meta http-equiv="refresh" content="0; url={link}">',
+    )
+
+
+def retry_page(join_url: str) -> bytes:
+    link = escape(join_url, quote=True)
+    return _page(
+        "Please wait",
+        "<h1>Please wait</h1><p>The meeting's server is not ready yet. This page tries again "
+        f'every few seconds.</p><p><a href="{link}">Try again now</a></p>',
+        f'<meta http-equiv="refresh" content="3; url={link}">',
+    )
+
+
+def meeting_not_found_page() -> bytes:
+    return _page(
+        "Meeting not found",
+        "<h1>Meeting not found</h1><p>This meeting does not exist or has already ended. "
+        "Please go back and start or join it again.</p>",
+    )

@@ -1,0 +1,44 @@
+"""Load the meeting a request names, and keep every frontend to its own meetings."""
+
+from __future__ import annotations
+
+from b3scale.bbb.responses import BBBError
+from b3scale.cluster.chain import Context, Handler, Middleware, Reply
+from b3scale.store.db import Database
+from b3scale.store.meetings import MeetingRow, claim_meeting, select_meeting
+
+#: Calls about one meeting (recordings calls name recordings, not meetings).
+MEETING_CALLS = frozenset(
+    {
+        "create",
+        "join",
+        "end",
+        "isMeetingRunning",
+        "getMeetingInfo",
+        "insertDocument",
+        "sendChatMessage",
+    }
+)
+
+
+def foreign(meeting: MeetingRow, ctx: Context) -> bool:
+    return meeting.frontend_id is not None and meeting.frontend_id != ctx.frontend.id
+
+
+def bind_meeting_frontend(db: Database) -> Middleware:
+    def middleware(next_handler: Handler) -> Handler:
+        async def handler(ctx: Context) -> Reply:
+            meeting_id = ctx.request.meeting_id
+            if ctx.request.call not in MEETING_CALLS or not meeting_id:
+                return await next_handler(ctx)  # pass
+            meeting = await select_meeting(db, meeting_id)
+            if meeting is not None and meeting.frontend_id is None:
+                # found by a backend poll before its frontend used it: claim it
+                await claim_meeting(db, meeting.id, ctx.frontend.id)
+            elif meeting is not None and foreign(meeting, ctx):
+                raise BBBError("notFound", "A meeting with that ID does not exist")
+            return await next_handler(ctx.with_meeting(meeting))
+
+        return handler
+
+    return middleware

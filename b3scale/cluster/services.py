@@ -1,0 +1,29 @@
+"""What the gateway's parts share: the database, the HTTP client session, cluster settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+
+from b3scale.bbb.client import BackendClient
+from b3scale.store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    db: Database
+    http: aiohttp.ClientSession
+    #: HMAC key for retry-join tokens; the same on every instance (from the database).
+    retry_key: bytes
+    reverse_proxy_mode: bool = False
+
+    def backend(self, host: str, secret: str, algorithm: str) -> BackendClient:
+        return BackendClient(self.http, host, secret, algorithm)
+
+
+async def load_retry_key(db: Database) -> bytes:
+    value = await db.fetch_value("SELECT value FROM cluster_secrets WHERE name = 'retry_token_key'")
+    if not value:
+        raise RuntimeError("cluster secret retry_token_key is missing; run b3scale db migrate")
+    return str(value).encode("ascii")

@@ -1,0 +1,196 @@
+"""The ``backends`` table: BBB nodes, their states, health and load counters."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from b3scale.store.db import Database, Row, Session
+
+#: A node agent's heartbeat older than this means the agent (or its node) is gone.
+HEARTBEAT_TIMEOUT_SECONDS = 5
+
+# One definition of "healthy", used wherever the database decides (placement, listings):
+# a fresh agent heartbeat while polls do not fail, or, without an agent, a successful poll.
+HEALTHY_SQL = (
+    "((b.agent_heartbeat > now() - interval '5 seconds' AND b.node_state <> 'error')"
+    " OR (b.agent_heartbeat IS NULL AND b.node_state = 'ready'))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    id: UUID
+    host: str
+    secret: str
+    checksum_algorithm: str
+    admin_state: str
+    node_state: str
+    load_factor: float
+    agent_heartbeat: datetime | None
+    agent_ref: str | None
+    latency: int
+    last_error: str | None
+    poll_failures: int
+    poll_successes: int
+    meetings_count: int
+    breakouts_count: int
+    attendees_count: int
+    settings: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    synced_at: datetime | None
+    healthy: bool
+
+    @classmethod
+    def from_row(cls, row: Row) -> Backend:
+        return cls(**row)
+
+    @property
+    def tags(self) -> list[str]:
+        tags = self.settings.get("tags") or []
+        return [str(t) for t in tags] if isinstance(tags, list) else []
+
+
+_SELECT = (
+    "SELECT b.id, b.host, b.secret, b.checksum_algorithm, b.admin_state::text AS admin_state, "
+    "b.node_state::text AS node_state, b.load_factor, b.agent_heartbeat, b.agent_ref, "
+    "b.latency, b.last_error, b.poll_failures, b.poll_successes, b.meetings_count, "
+    "b.breakouts_count, b.attendees_count, b.settings, b.created_at, b.updated_at, "
+    "b.synced_at, " + HEALTHY_SQL + " AS healthy FROM backends b "
+)
+
+
+async def select_backend(db: Database | Session, backend_id: UUID) -> Backend | None:
+    row = await db.fetch_one(_SELECT + "WHERE b.id = %s", (backend_id,))
+    return Backend.from_row(row) if row else None
+
+
+async def select_backend_by_host(db: Database | Session, host: str) -> Backend | None:
+    row = await db.fetch_one(_SELECT + "WHERE b.host = %s", (host,))
+    return Backend.from_row(row) if row else None
+
+
+async def select_backends(db: Database | Session) -> list[Backend]:
+    return [Backend.from_row(r) for r in await db.fetch_all(_SELECT + "ORDER BY b.host")]
+
+
+async def select_placeable_backends(db: Database | Session) -> list[Backend]:
+    """Backends that may take a new meeting: enabled and healthy."""
+    rows = await db.fetch_all(_SELECT + "WHERE b.admin_state = 'ready' AND " + HEALTHY_SQL)
+    return [Backend.from_row(r) for r in rows]
+
+
+async def claim_due_polls(db: Database | Session, lease_seconds: float) -> list[Backend]:
+    """Backends due for a poll, leased to this instance for ``lease_seconds``.
+
+    Every instance calls this; a backend is leased to one of them, so each backend is polled
+    once per interval across the cluster, and by another instance if its poller dies.
+    """
+    rows = await db.fetch_all(
+        "UPDATE backends SET poll_lease_until = now() + make_interval(secs => %s) "
+        "WHERE poll_lease_until IS NULL OR poll_lease_until <= now() RETURNING id",
+        (lease_seconds,),
+    )
+    if not rows:
+        return []
+    claimed = await db.fetch_all(_SELECT + "WHERE b.id = ANY(%s)", ([r["id"] for r in rows],))
+    return [Backend.from_row(r) for r in claimed]
+
+
+async def request_poll(db: Database | Session, backend_id: UUID) -> None:
+    """Poll this backend at the next chance (after it was added or enabled)."""
+    await db.execute(
+        "UPDATE backends SET poll_lease_until = NULL WHERE id = %s; "
+        "SELECT pg_notify('b3scale_poll', %s)",
+        (backend_id, str(backend_id)),
+    )
+
+
+async def insert_backend(
+    db: Database | Session,
+    host: str,
+    secret: str,
+    *,
+    settings: dict[str, Any] | None = None,
+    admin_state: str = "ready",
+    load_factor: float = 1.0,
+    checksum_algorithm: str = "sha256",
+) -> Backend:
+    row = await db.fetch_one(
+        "INSERT INTO backends (host, secret, settings, admin_state, load_factor, "
+        "checksum_algorithm) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (host, secret, json.dumps(settings or {}), admin_state, load_factor, checksum_algorithm),
+    )
+    assert row is not None
+    backend = await select_backend(db, row["id"])
+    assert backend is not None
+    return backend
+
+
+async def set_admin_state(db: Database | Session, backend_id: UUID, state: str) -> None:
+    await db.execute(
+        "UPDATE backends SET admin_state = %s, updated_at = now() WHERE id = %s",
+        (state, backend_id),
+    )
+
+
+async def record_poll_success(
+    db: Database | Session, backend_id: UUID, latency_ns: int, successes_for_ready: int
+) -> None:
+    """A successful poll; the node is ``ready`` after ``successes_for_ready`` in a row."""
+    await db.execute(
+        "UPDATE backends SET poll_successes = poll_successes + 1, poll_failures = 0, "
+        "latency = %s, last_error = NULL, synced_at = now(), "
+        "node_state = CASE WHEN node_state = 'ready' OR poll_successes + 1 >= %s "
+        "  THEN 'ready'::instance_state ELSE node_state END "
+        "WHERE id = %s",
+        (latency_ns, successes_for_ready, backend_id),
+    )
+
+
+async def record_poll_failure(
+    db: Database | Session, backend_id: UUID, error: str, failures_for_error: int
+) -> None:
+    """A failed poll; the node is ``error`` after ``failures_for_error`` in a row."""
+    await db.execute(
+        "UPDATE backends SET poll_failures = poll_failures + 1, poll_successes = 0, "
+        "last_error = %s, "
+        "node_state = CASE WHEN poll_failures + 1 >= %s OR node_state = 'init' "
+        "  THEN 'error'::instance_state ELSE node_state END "
+        "WHERE id = %s",
+        (error, failures_for_error, backend_id),
+    )
+
+
+async def refresh_load(db: Database | Session, backend_id: UUID) -> None:
+    """Recompute the load counters from the meetings table (one source of truth)."""
+    await db.execute(
+        "UPDATE backends b SET "
+        "meetings_count = c.meetings, breakouts_count = c.breakouts, attendees_count = c.attendees "
+        "FROM (SELECT count(*) FILTER (WHERE NOT is_breakout) AS meetings, "
+        "             count(*) FILTER (WHERE is_breakout) AS breakouts, "
+        "             coalesce(sum(attendees_count), 0) AS attendees "
+        "      FROM meetings WHERE backend_id = %(id)s) c "
+        "WHERE b.id = %(id)s",
+        {"id": backend_id},
+    )
+
+
+async def delete_if_drained(db: Database | Session, backend_id: UUID) -> bool:
+    """Delete a decommissioned backend once no meeting runs on it (with its meeting rows)."""
+    return (
+        await db.execute(
+            "DELETE FROM backends b WHERE b.id = %(id)s AND b.admin_state = 'decommissioned' "
+            "AND NOT EXISTS (SELECT 1 FROM meetings m WHERE m.backend_id = %(id)s AND m.running)",
+            {"id": backend_id},
+        )
+        > 0
+    )
+
+
+async def delete_backend(db: Database | Session, backend_id: UUID) -> bool:
+    return await db.execute("DELETE FROM backends WHERE id = %s", (backend_id,)) > 0

@@ -1,0 +1,235 @@
+"""The ``meetings`` table: which frontend owns a meeting and which backend holds it.
+
+``id`` is the meetingID as the backend sees it (unique across frontends); ``external_id`` is
+what the frontend sent. A row is written when a meeting is placed, before the backend is
+asked, so that the load counts it at once and a second create finds it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from b3scale.store.backends import HEALTHY_SQL
+from b3scale.store.db import Database, Row, Session
+
+#: An advisory lock key serialising placements cluster-wide (a placement takes ~1 ms).
+PLACEMENT_LOCK_KEY = 0x62337370
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingRow:
+    """A meeting with what the gateway needs of its backend."""
+
+    id: str
+    external_id: str
+    frontend_id: UUID | None
+    backend_id: UUID | None
+    internal_id: str | None
+    running: bool
+    is_breakout: bool
+    create_time: int | None
+    state: dict[str, Any]
+    created_at: datetime
+    backend_host: str | None
+    backend_secret: str | None
+    backend_algorithm: str | None
+    backend_admin_state: str | None
+    backend_healthy: bool | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> MeetingRow:
+        return cls(**row)
+
+
+_SELECT = (
+    "SELECT m.id, m.external_id, m.frontend_id, m.backend_id, m.internal_id, m.running, "
+    "m.is_breakout, m.create_time, m.state, m.created_at, b.host AS backend_host, "
+    "b.secret AS backend_secret, b.checksum_algorithm AS backend_algorithm, "
+    "b.admin_state::text AS backend_admin_state, "
+    "CASE WHEN b.id IS NULL THEN NULL ELSE " + HEALTHY_SQL + " END AS backend_healthy "
+    "FROM meetings m LEFT JOIN backends b ON b.id = m.backend_id "
+)
+
+
+async def select_meeting(db: Database | Session, meeting_id: str) -> MeetingRow | None:
+    row = await db.fetch_one(_SELECT + "WHERE m.id = %s", (meeting_id,))
+    return MeetingRow.from_row(row) if row else None
+
+
+async def claim_meeting(db: Database | Session, meeting_id: str, frontend_id: UUID) -> None:
+    """Bind an unbound meeting (found by a poll) to the frontend that first uses it."""
+    await db.execute(
+        "UPDATE meetings SET frontend_id = %s WHERE id = %s AND frontend_id IS NULL",
+        (frontend_id, meeting_id),
+    )
+
+
+async def lock_placements(tx: Session) -> None:
+    """Serialise placements until the transaction ends, across every b3scale instance."""
+    await tx.execute("SELECT pg_advisory_xact_lock(%s)", (PLACEMENT_LOCK_KEY,))
+
+
+async def insert_placed_meeting(
+    tx: Session,
+    meeting_id: str,
+    external_id: str,
+    frontend_id: UUID,
+    backend_id: UUID,
+    *,
+    is_breakout: bool,
+) -> None:
+    await tx.execute(
+        "INSERT INTO meetings (id, external_id, frontend_id, backend_id, is_breakout) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (meeting_id, external_id, frontend_id, backend_id, is_breakout),
+    )
+    await tx.execute(
+        "INSERT INTO frontend_backends (frontend_id, backend_id) VALUES (%s, %s) "
+        "ON CONFLICT (frontend_id, backend_id) DO UPDATE SET last_used_at = now()",
+        (frontend_id, backend_id),
+    )
+
+
+async def delete_meeting(db: Database | Session, meeting_id: str) -> UUID | None:
+    """Delete; returns the backend it was on (its load needs a refresh)."""
+    row = await db.fetch_one(
+        "DELETE FROM meetings WHERE id = %s RETURNING backend_id", (meeting_id,)
+    )
+    return row["backend_id"] if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingState:
+    """What a backend reported about a meeting (create, getMeetingInfo, getMeetings)."""
+
+    internal_id: str | None
+    name: str
+    running: bool
+    is_breakout: bool
+    parent_id: str | None
+    create_time: int | None
+    attendees: int
+    moderators: int
+    voice_participants: int
+    video: int
+    listeners: int
+    state: dict[str, Any]
+    #: The <meeting> element as the frontend sees it.
+    info_xml: str
+
+
+async def update_meeting_state(
+    db: Database | Session, meeting_id: str, backend_id: UUID, info: MeetingState
+) -> bool:
+    """Store a backend's report for a meeting it holds; False if the row is gone or moved."""
+    count = await db.execute(
+        "UPDATE meetings SET internal_id = %s, name = %s, running = %s, is_breakout = %s, "
+        "parent_id = %s, create_time = %s, attendees_count = %s, moderators_count = %s, "
+        "voice_participants_count = %s, video_count = %s, listeners_count = %s, state = %s, "
+        "info_xml = %s, updated_at = now(), synced_at = now() WHERE id = %s AND backend_id = %s",
+        (
+            info.internal_id,
+            info.name,
+            info.running,
+            info.is_breakout,
+            info.parent_id,
+            info.create_time,
+            info.attendees,
+            info.moderators,
+            info.voice_participants,
+            info.video,
+            info.listeners,
+            json.dumps(info.state),
+            info.info_xml,
+            meeting_id,
+            backend_id,
+        ),
+    )
+    return count > 0
+
+
+async def upsert_polled_meeting(
+    tx: Session,
+    meeting_id: str,
+    external_id: str,
+    frontend_key: str | None,
+    backend_id: UUID,
+    info: MeetingState,
+) -> None:
+    """A meeting seen by a poll: inserted if unknown, updated if on this backend.
+
+    A row bound to another backend is left alone: a poll never moves a meeting.
+    """
+    await tx.execute(
+        "INSERT INTO meetings (id, external_id, frontend_id, backend_id, internal_id, name, "
+        "  running, is_breakout, parent_id, create_time, attendees_count, moderators_count, "
+        "  voice_participants_count, video_count, listeners_count, state, info_xml, synced_at) "
+        "VALUES (%(id)s, %(external_id)s, (SELECT id FROM frontends WHERE key = %(key)s), "
+        "  %(backend_id)s, %(internal_id)s, %(name)s, %(running)s, %(is_breakout)s, "
+        "  %(parent_id)s, %(create_time)s, %(attendees)s, %(moderators)s, %(voice)s, "
+        "  %(video)s, %(listeners)s, %(state)s, %(info_xml)s, now()) "
+        "ON CONFLICT (id) DO UPDATE SET internal_id = EXCLUDED.internal_id, "
+        "  name = EXCLUDED.name, running = EXCLUDED.running, "
+        "  is_breakout = EXCLUDED.is_breakout, parent_id = EXCLUDED.parent_id, "
+        "  create_time = EXCLUDED.create_time, attendees_count = EXCLUDED.attendees_count, "
+        "  moderators_count = EXCLUDED.moderators_count, "
+        "  voice_participants_count = EXCLUDED.voice_participants_count, "
+        "  video_count = EXCLUDED.video_count, listeners_count = EXCLUDED.listeners_count, "
+        "  state = EXCLUDED.state, info_xml = EXCLUDED.info_xml, synced_at = now(), "
+        "  updated_at = now(), "
+        "  backend_id = EXCLUDED.backend_id "
+        "WHERE meetings.backend_id = EXCLUDED.backend_id OR meetings.backend_id IS NULL",
+        {
+            "id": meeting_id,
+            "external_id": external_id,
+            "key": frontend_key,
+            "backend_id": backend_id,
+            "internal_id": info.internal_id,
+            "name": info.name,
+            "running": info.running,
+            "is_breakout": info.is_breakout,
+            "parent_id": info.parent_id,
+            "create_time": info.create_time,
+            "attendees": info.attendees,
+            "moderators": info.moderators,
+            "voice": info.voice_participants,
+            "video": info.video,
+            "listeners": info.listeners,
+            "state": json.dumps(info.state),
+            "info_xml": info.info_xml,
+        },
+    )
+
+
+async def delete_vanished_meetings(
+    tx: Session, backend_id: UUID, reported: Sequence[str], placed_before: datetime
+) -> int:
+    """Rows of a backend it no longer reports; meetings placed since the poll began stay."""
+    return await tx.execute(
+        "DELETE FROM meetings WHERE backend_id = %s AND NOT (id = ANY(%s)) AND created_at < %s",
+        (backend_id, list(reported), placed_before),
+    )
+
+
+async def select_frontend_meeting_xml(db: Database | Session, frontend_id: UUID) -> list[str]:
+    """The <meeting> elements of the frontend's meetings, oldest first, for getMeetings."""
+    rows = await db.fetch_all(
+        "SELECT info_xml FROM meetings WHERE frontend_id = %s AND backend_id IS NOT NULL "
+        "AND info_xml <> '' ORDER BY created_at, id",
+        (frontend_id,),
+    )
+    return [r["info_xml"] for r in rows]
+
+
+async def select_frontend_backends(db: Database | Session, frontend_id: UUID) -> list[Row]:
+    """Backends that ever hosted the frontend's meetings (where its recordings live)."""
+    return await db.fetch_all(
+        "SELECT b.id, b.host, b.secret, b.checksum_algorithm FROM frontend_backends fb "
+        "JOIN backends b ON b.id = fb.backend_id WHERE fb.frontend_id = %s ORDER BY b.host",
+        (frontend_id,),
+    )

@@ -1,0 +1,101 @@
+"""``/bbb/<frontend-key>/...``: the BBB API as each frontend sees it.
+
+Finds the frontend, checks the checksum against the raw query exactly as BBB does, and hands
+the call to the gateway. Every answer is a BBB document; a client's mistake is never a 500.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from b3scale.bbb import checksum
+from b3scale.bbb.request import FORM_CONTENT_TYPE, Request, parse_query
+from b3scale.bbb.responses import failed
+from b3scale.cluster import join_pages
+from b3scale.cluster.chain import HTML_CONTENT_TYPE, Context, Reply
+from b3scale.store.frontends import Frontend, select_frontend_by_key
+from b3scale.web.keys import DATABASE, GATEWAY, RETRY_KEY
+
+#: Paths that mean the API root (the version call), after the frontend key.
+ROOT_PATHS = frozenset({"", "bigbluebutton", "bigbluebutton/api", "api"})
+#: BBB accepts presentations up to 30 MB by default (maxFileSizeUpload) plus the form overhead.
+MAX_BODY_SIZE = 40 * 1024 * 1024
+
+
+def call_name(tail: str) -> str:
+    """The BBB call a path names: its last segment; "" for the API root (version)."""
+    tail = tail.strip("/")
+    return "" if tail in ROOT_PATHS else tail.rsplit("/", 1)[-1]
+
+
+def render(reply: Reply) -> web.Response:
+    headers = {"Content-Type": reply.content_type, "Cache-Control": "no-cache"}
+    if reply.location is not None:
+        headers["Location"] = reply.location
+    return web.Response(body=reply.body, status=reply.status, headers=headers)
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+async def bbb_api(http: web.Request) -> web.Response:
+    key = http.match_info["key"]
+    call = call_name(http.match_info.get("tail", ""))
+    frontend = await select_frontend_by_key(http.app[DATABASE], key)
+    if frontend is None:
+        return render(
+            Reply(
+                failed("unknownFrontend", "No frontend with this key is configured on this server.")
+            )
+        )
+    if not frontend.active:
+        return render(Reply(failed("frontendDisabled", "This frontend is disabled.")))
+    body = await http.read()
+    request = verified_request(call, http, body, frontend)
+    if request is None:
+        return render(Reply(failed("checksumError")))
+    ctx = Context(frontend, request, original_url=http.raw_path)
+    return render(await http.app[GATEWAY](ctx))
+
+
+def verified_request(
+    call: str, http: web.Request, body: bytes, frontend: Frontend
+) -> Request | None:
+    """The BBB request, or None when its checksum is wrong (the version call needs none)."""
+    raw_query = http.rel_url.raw_query_string
+    content_type = http.headers.get("Content-Type") if body else None
+    allowed = frontend.checksum_algorithms or tuple(checksum.ALGORITHMS)
+    if not raw_query.strip("&") and media_type(content_type) == FORM_CONTENT_TYPE:
+        # bbb-web's rule for a form POST without a query: the parameters come in the body.
+        form = body.decode("utf-8", "replace")
+        pairs = [(p.key, p.value) for p in parse_query(form)]
+        if call and not checksum.verify_form(call, pairs, frontend.secret, allowed):
+            return None
+        return Request.from_query(call, form, method="GET")
+    if call and not checksum.verify(call, raw_query, frontend.secret, allowed):
+        return None
+    return Request.from_query(
+        call, raw_query, method=http.method, body=body, content_type=content_type
+    )
+
+
+async def retry_join(http: web.Request) -> web.Response:
+    url = join_pages.read_retry_token(http.app[RETRY_KEY], http.match_info["token"])
+    if url is None:
+        return web.Response(
+            body=join_pages.meeting_not_found_page(),
+            status=404,
+            content_type="text/html",
+            charset="utf-8",
+        )
+    return web.Response(
+        body=join_pages.retry_page(url),
+        headers={"Content-Type": HTML_CONTENT_TYPE, "Cache-Control": "no-cache"},
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_route("*", "/bbb/{key}", bbb_api)
+    app.router.add_route("*", "/bbb/{key}/{tail:.*}", bbb_api)
+    app.router.add_get("/b3s/retry-join/{token}", retry_join)
