@@ -123,3 +123,29 @@ async def sim() -> AsyncIterator[SimNode]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[list[SimNode]]:
+    """Three simulated BBB nodes."""
+    nodes = [SimNode(secret=f"node-secret-{i}") for i in range(3)]
+    for node in nodes:
+        await node.start()
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.close()
+
+
+@pytest.fixture
+async def gateway(
+    db: Database,
+    migrated_db_url: str,
+    aiohttp_client: Callable[
+        [web.Application], Awaitable[TestClient[web.Request, web.Application]]
+    ],
+) -> TestClient[web.Request, web.Application]:
+    """b3scale on loopback without its background poller (tests poll when they mean to)."""
+    config = Config(db_url=migrated_db_url, db_pool_size=16, run_controller=False)
+    return await aiohttp_client(create_app(config))

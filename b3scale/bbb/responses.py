@@ -79,6 +79,9 @@ def _text(value: str | int | bool | None) -> str:
 
 
 def element(name: str, value: Node) -> str:
+    """``<name>value</name>``; a nameless RawXML value is inserted as it is."""
+    if not name and isinstance(value, RawXML):
+        return str(value)
     if isinstance(value, list):
         return f"<{name}>{''.join(element(k, v) for k, v in value)}</{name}>"
     return f"<{name}>{_text(value)}</{name}>"

@@ -125,6 +125,8 @@ class SimNode:
     #: Seconds between end and MeetingDestroyed (the meeting is gone from memory after it).
     destroy_delay: float = 0.0
     faults: Faults = field(default_factory=Faults)
+    #: Markup a newer BBB might add to every meeting (to test that unknown elements survive).
+    future_elements: str = ""
     meetings: dict[str, Meeting] = field(default_factory=dict)
     recordings: dict[str, Recording] = field(default_factory=dict)
     pending: dict[str, PendingJoin] = field(default_factory=dict)
@@ -496,8 +498,11 @@ class SimNode:
         meeting = self.meetings.get(request.meeting_id or "")
         return xml(success(("running", bool(meeting and meeting.running))))
 
-    def _breakout_ids(self, meeting: Meeting) -> list[str]:
-        return list(meeting.breakout_rooms)
+    def _render_meeting(self, meeting: Meeting) -> list[tuple[str, Node]]:
+        children = meeting.render_info(list(meeting.breakout_rooms))
+        if self.future_elements:
+            children.append(("", RawXML(self.future_elements)))
+        return children
 
     async def get_meeting_info(self, request: Request) -> web.StreamResponse:
         error = self._meeting_id_error(request.meeting_id)
@@ -506,7 +511,7 @@ class SimNode:
         meeting = self.meetings.get(request.meeting_id or "")
         if meeting is None:
             return xml(failed("notFound"))
-        return xml(success(*meeting.render_info(self._breakout_ids(meeting))))
+        return xml(success(*self._render_meeting(meeting)))
 
     async def get_meetings(self, request: Request) -> web.StreamResponse:
         if not self.meetings:
@@ -518,7 +523,7 @@ class SimNode:
                 ).replace(b"<meetings></meetings>", b"<meetings/>", 1)
             )
         listed: list[tuple[str, Node]] = [
-            ("meeting", m.render_info(self._breakout_ids(m))) for m in self.meetings.values()
+            ("meeting", self._render_meeting(m)) for m in self.meetings.values()
         ]
         return xml(success(("meetings", listed)))
 

@@ -141,11 +141,12 @@ async def set_admin_state(db: Database | Session, backend_id: UUID, state: str) 
 async def record_poll_success(
     db: Database | Session, backend_id: UUID, latency_ns: int, successes_for_ready: int
 ) -> None:
-    """A successful poll; the node is ``ready`` after ``successes_for_ready`` in a row."""
+    """A successful poll: a new node is ``ready`` at once, one that was down after
+    ``successes_for_ready`` good polls in a row (hysteresis)."""
     await db.execute(
         "UPDATE backends SET poll_successes = poll_successes + 1, poll_failures = 0, "
         "latency = %s, last_error = NULL, synced_at = now(), "
-        "node_state = CASE WHEN node_state = 'ready' OR poll_successes + 1 >= %s "
+        "node_state = CASE WHEN node_state IN ('ready', 'init') OR poll_successes + 1 >= %s "
         "  THEN 'ready'::instance_state ELSE node_state END "
         "WHERE id = %s",
         (latency_ns, successes_for_ready, backend_id),

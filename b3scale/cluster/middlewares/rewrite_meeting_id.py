@@ -14,9 +14,20 @@ from b3scale.cluster.chain import Context, Handler, Reply
 LIST_CALLS = frozenset({"getRecordings"})
 
 
+def validate_new_meeting_id(meeting_id: str) -> None:
+    """BBB's rules for a create's meetingID, on the frontend's ID: the backend only ever sees
+    the longer encoded one, and would accept what a real BBB refuses."""
+    if not 2 <= len(meeting_id) <= meeting_ids.BBB_MAX_MEETING_ID:
+        raise BBBError("validationError", "Meeting ID must be between 2 and 256 characters")
+    if "," in meeting_id:
+        raise BBBError("validationError", "Meeting ID cannot contain ','")
+
+
 def encode_request(request: Request, frontend_key: str) -> Request:
     """meetingID (each part of a list, for getRecordings) and parentMeetingID, encoded."""
     meeting_id = request.meeting_id
+    if meeting_id and request.call == "create":
+        validate_new_meeting_id(meeting_id)
     if meeting_id:
         parts = meeting_id.split(",") if request.call in LIST_CALLS else [meeting_id]
         encoded = [meeting_ids.encode(frontend_key, p) if p else p for p in parts]
