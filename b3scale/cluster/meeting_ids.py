@@ -44,3 +44,25 @@ def decode(value: str) -> tuple[str, str] | None:
     ):
         return document[0], document[1]
     return None
+
+
+def _split_breakout(value: str) -> tuple[str, str]:
+    """BBB names breakout rooms ``<parent meetingID>-<sequence>``: the parent and the suffix."""
+    base, sep, sequence = value.rpartition("-")
+    return (base, sep + sequence) if sep and sequence.isdigit() else (value, "")
+
+
+def owner(value: str) -> str | None:
+    """The frontend key of a backend-side meetingID, also of a breakout room's."""
+    decoded = decode(value) or decode(_split_breakout(value)[0])
+    return decoded[0] if decoded else None
+
+
+def for_frontend(value: str, frontend_key: str) -> str | None:
+    """The meetingID as ``frontend_key`` knows it; None if it is not one of its meetings."""
+    decoded = decode(value)
+    if decoded is not None:
+        return decoded[1] if decoded[0] == frontend_key else None
+    base, suffix = _split_breakout(value)
+    decoded = decode(base) if suffix else None
+    return decoded[1] + suffix if decoded and decoded[0] == frontend_key else None

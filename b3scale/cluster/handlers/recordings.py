@@ -1,23 +1,171 @@
-"""The recording calls (getRecordings and friends)."""
+"""The recording calls, across every backend that ever hosted the frontend's meetings.
+
+Recordings stay on the node that recorded them, long after the meeting is gone, so the
+gateway asks each backend the frontend used (concurrently) and keeps only recordings whose
+meetingID belongs to the frontend. Calls that change recordings name them by ``recordID``, as
+real clients do: the gateway first finds which backend holds each one.
+"""
 
 from __future__ import annotations
 
-from b3scale.bbb.responses import failed
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from b3scale.bbb.client import BackendClient, BackendResponse, BackendUnavailable
+from b3scale.bbb.request import Request
+from b3scale.bbb.responses import (
+    JSON_CONTENT_TYPE,
+    MESSAGES,
+    failed,
+    json_document,
+    success,
+)
+from b3scale.cluster import meeting_ids
 from b3scale.cluster.chain import Context, Handler, Reply
 from b3scale.cluster.services import Services
+from b3scale.store.meetings import select_frontend_backends
 
-RECORDING_CALLS = (
-    "getRecordings",
-    "publishRecordings",
-    "updateRecordings",
-    "deleteRecordings",
-    "getRecordingTextTracks",
-    "putRecordingTextTrack",
-)
+log = logging.getLogger(__name__)
+
+_RECORDING = re.compile(rb"<recording>.*?</recording>", re.DOTALL)
+_MEETING_ID = re.compile(rb"<meetingID>([^<]*)</meetingID>")
+_RECORD_ID = re.compile(rb"<recordID>([^<]*)</recordID>")
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """The frontend's recordings on one backend."""
+
+    client: BackendClient
+    record_ids: list[str]
+
+
+def recordings_of(body: bytes, frontend_key: str) -> list[bytes]:
+    """The ``<recording>`` elements whose meeting belongs to the frontend."""
+    owned = []
+    for chunk in _RECORDING.findall(body):
+        match = _MEETING_ID.search(chunk)
+        if match and meeting_ids.owner(match[1].decode("utf-8", "replace")) == frontend_key:
+            owned.append(chunk)
+    return owned
+
+
+def record_id_of(chunk: bytes) -> str:
+    match = _RECORD_ID.search(chunk)
+    return match[1].decode("utf-8", "replace") if match else ""
+
+
+async def _clients(services: Services, ctx: Context) -> list[BackendClient]:
+    rows = await select_frontend_backends(services.db, ctx.frontend.id)
+    return [services.backend(r["host"], r["secret"], r["checksum_algorithm"]) for r in rows]
+
+
+async def _ask_all(
+    clients: Sequence[BackendClient], request: Request
+) -> list[tuple[BackendClient, BackendResponse]]:
+    """The request on every backend at once; a backend that fails is logged and left out."""
+    answers = await asyncio.gather(*(c.call(request) for c in clients), return_exceptions=True)
+    found = []
+    for client, answer in zip(clients, answers, strict=True):
+        if isinstance(answer, BackendUnavailable):
+            log.warning(
+                "recordings of a backend left out: it does not answer",
+                extra={"backend": client.api_base, "error": str(answer)},
+            )
+        elif isinstance(answer, BaseException):
+            raise answer
+        elif answer.ok:
+            found.append((client, answer))
+    return found
+
+
+def make_get_recordings(services: Services) -> Handler:
+    async def get_recordings(ctx: Context) -> Reply:
+        answers = await _ask_all(await _clients(services, ctx), ctx.request)
+        chunks = [c for _, resp in answers for c in recordings_of(resp.body, ctx.frontend.key)]
+        if not chunks:
+            return Reply(
+                success(
+                    ("recordings", ""),
+                    ("messageKey", "noRecordings"),
+                    ("message", MESSAGES["noRecordings"]),
+                )
+            )
+        body = (
+            b"<response><returncode>SUCCESS</returncode><recordings>"
+            + b"".join(chunks)
+            + b"</recordings></response>"
+        )
+        return Reply(body)
+
+    return get_recordings
+
+
+async def _holdings(services: Services, ctx: Context, record_ids: list[str]) -> list[Holding]:
+    """Which backend holds which of the frontend's recordings."""
+    lookup = Request.build("getRecordings", {"recordID": ",".join(record_ids), "state": "any"})
+    holdings = []
+    for client, resp in await _ask_all(await _clients(services, ctx), lookup):
+        owned = [record_id_of(c) for c in recordings_of(resp.body, ctx.frontend.key)]
+        wanted = [r for r in owned if r in record_ids]
+        if wanted:
+            holdings.append(Holding(client, wanted))
+    return holdings
+
+
+def make_change(services: Services, *, json_answers: bool = False) -> Handler:
+    """publish/update/deleteRecordings and the text-track calls, by recordID."""
+
+    def not_found(record_ids: list[str]) -> Reply:
+        if json_answers:
+            body = json_document(
+                {
+                    "returncode": "FAILED",
+                    "messageKey": "noRecordings",
+                    "message": f"No recording was found for {','.join(record_ids)}",
+                }
+            )
+            return Reply(body, content_type=JSON_CONTENT_TYPE)
+        return Reply(failed("notFound", MESSAGES["recordingsNotFound"]))
+
+    async def change(ctx: Context) -> Reply:
+        record_ids = [r for r in (ctx.request.get("recordID") or "").split(",") if r]
+        if not record_ids:
+            return Reply(failed("missingParamRecordID"))
+        holdings = await _holdings(services, ctx, record_ids)
+        if not holdings:
+            return not_found(record_ids)
+        last: BackendResponse | None = None
+        for holding in holdings:
+            request = ctx.request.with_param("recordID", ",".join(holding.record_ids))
+            try:
+                last = await holding.client.call(request)
+            except BackendUnavailable:
+                return Reply(
+                    failed(
+                        "backendUnavailable",
+                        "The BigBlueButton server holding this recording does not answer.",
+                    )
+                )
+            if not last.ok and not json_answers:
+                break
+        assert last is not None
+        return Reply(last.body, last.status, last.content_type or "text/xml")
+
+    return change
 
 
 def recording_handlers(services: Services) -> dict[str, Handler]:
-    async def not_yet(ctx: Context) -> Reply:
-        return Reply(failed("unsupportedRequest", "Recordings are not supported yet."))
-
-    return dict.fromkeys(RECORDING_CALLS, not_yet)
+    change = make_change(services)
+    tracks = make_change(services, json_answers=True)
+    return {
+        "getRecordings": make_get_recordings(services),
+        "publishRecordings": change,
+        "updateRecordings": change,
+        "deleteRecordings": change,
+        "getRecordingTextTracks": tracks,
+        "putRecordingTextTrack": tracks,
+    }

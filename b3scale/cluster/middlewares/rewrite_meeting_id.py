@@ -47,11 +47,9 @@ def encode_request(request: Request, frontend_key: str) -> Request:
 def decode_body(body: bytes, frontend_key: str) -> bytes:
     """The frontend's own meetingIDs back in a backend's XML; other bytes unchanged."""
 
-    def own(value: str) -> str | None:
-        decoded = meeting_ids.decode(value)
-        return decoded[1] if decoded and decoded[0] == frontend_key else None
-
-    return rewrite_elements(body, MEETING_ID_ELEMENTS, own)
+    return rewrite_elements(
+        body, MEETING_ID_ELEMENTS, lambda value: meeting_ids.for_frontend(value, frontend_key)
+    )
 
 
 def rewrite_unique_meeting_id(next_handler: Handler) -> Handler:

@@ -1,0 +1,192 @@
+"""The gateway's pure parts, each alone."""
+
+import base64
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from b3scale.bbb.request import Request
+from b3scale.bbb.responses import BBBError
+from b3scale.cluster import join_pages, meeting_ids, routing
+from b3scale.cluster.chain import Context, Handler, Middleware, Reply, compose
+from b3scale.cluster.middlewares.default_presentation import with_default_presentation
+from b3scale.cluster.middlewares.rewrite_meeting_id import decode_body, encode_request
+from b3scale.cluster.middlewares.set_params import apply_params
+from b3scale.store.backends import Backend
+from b3scale.store.frontends import Frontend
+from b3scale.web.bbbapi import call_name
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def frontend(**settings: object) -> Frontend:
+    return Frontend(uuid.uuid4(), "fe", "s", True, None, dict(settings), NOW, NOW)
+
+
+def backend(
+    meetings: int = 0,
+    attendees: int = 0,
+    factor: float = 1.0,
+    tags: list[str] | None = None,
+    breakouts: int = 0,
+) -> Backend:
+    return Backend(
+        uuid.uuid4(),
+        f"http://{uuid.uuid4().hex}/",
+        "s",
+        "sha256",
+        "ready",
+        "ready",
+        factor,
+        None,
+        None,
+        0,
+        None,
+        0,
+        0,
+        meetings,
+        breakouts,
+        attendees,
+        {"tags": tags} if tags is not None else {},
+        NOW,
+        NOW,
+        None,
+        True,
+    )
+
+
+def test_meeting_ids_match_b3scale() -> None:
+    encoded = meeting_ids.encode("fkey1", "mid1")
+    assert base64.urlsafe_b64decode(encoded) == b'["fkey1","mid1","b3scl"]'
+    assert meeting_ids.decode(encoded) == ("fkey1", "mid1")
+    tricky = meeting_ids.encode("k", "a<b>&c ü")
+    assert b"\\u003c" in base64.urlsafe_b64decode(tricky)  # Go's HTML escaping
+    assert meeting_ids.decode(tricky) == ("k", "a<b>&c ü")
+
+
+@pytest.mark.parametrize(
+    "value", ["", "plain-id", "YWJj", base64.urlsafe_b64encode(b'["a","b","x"]').decode()]
+)
+def test_foreign_ids_do_not_decode(value: str) -> None:
+    assert meeting_ids.decode(value) is None
+
+
+def test_breakout_ids_map_back_with_their_suffix() -> None:
+    parent = meeting_ids.encode("fe", "lecture")
+    assert meeting_ids.for_frontend(f"{parent}-3", "fe") == "lecture-3"
+    assert meeting_ids.for_frontend(f"{parent}-3", "other") is None
+    assert meeting_ids.owner(f"{parent}-3") == "fe"
+
+
+def test_encode_request_and_decode_body() -> None:
+    req = Request.build("create", {"meetingID": "m1", "name": "n", "parentMeetingID": "p"})
+    encoded = encode_request(req, "fe")
+    assert encoded.meeting_id == meeting_ids.encode("fe", "m1")
+    assert encoded.get("parentMeetingID") == meeting_ids.encode("fe", "p")
+    body = f"<response><meetingID>{encoded.meeting_id}</meetingID></response>".encode()
+    assert decode_body(body, "fe") == b"<response><meetingID>m1</meetingID></response>"
+    assert decode_body(body, "other") == body
+    with pytest.raises(BBBError, match="validationError"):
+        encode_request(Request.build("create", {"meetingID": "x" * 300}), "fe")
+
+
+def test_load_formula() -> None:
+    assert routing.load(backend(meetings=2, attendees=10)) == 30
+    assert routing.load(backend(meetings=2, attendees=100)) == 100
+    assert routing.load(backend(meetings=2, attendees=10, factor=2)) == 60
+    assert routing.load(backend(meetings=0, breakouts=4)) == 15
+
+
+def test_required_tags_and_sort_by_load() -> None:
+    gold = backend(tags=["gold", "eu"], meetings=5)
+    plain = backend(meetings=1)
+    assert routing.required_tags([gold, plain], frontend(required_tags=["gold"])) == [gold]
+    assert routing.required_tags([gold, plain], frontend(required_tags=["gold", ""])) == [gold]
+    assert routing.required_tags([gold, plain], frontend()) == [gold, plain]
+    assert routing.required_tags([gold, plain], frontend(required_tags=["x"])) == []
+    assert routing.route([gold, plain], frontend()) == [plain, gold]
+
+
+def test_ties_are_broken_at_random() -> None:
+    equal = [backend() for _ in range(4)]
+    firsts = {routing.sort_by_load(equal, frontend())[0].id for _ in range(200)}
+    assert len(firsts) == 4
+
+
+def test_apply_params() -> None:
+    req = Request.build("create", {"meetingID": "m", "record": "true", "disabledFeatures": "chat"})
+    out = apply_params(
+        req,
+        {"maxParticipants": "5", "record": "false", "disabledFeatures": "polls,chat"},
+        {"muteOnStart": "true"},
+    )
+    assert out.get("maxParticipants") == "5"
+    assert out.get("record") == "true"  # a default does not override
+    assert out.get("disabledFeatures") == "chat,polls"
+    assert out.get("muteOnStart") == "true"
+    assert apply_params(req, None, {"record": "false"}).get("record") == "false"
+
+
+def test_default_presentation() -> None:
+    req = Request.build("create", {"meetingID": "m"})
+    out = with_default_presentation(req, {"url": "https://x/slides.pdf"})
+    assert b'url="https://x/slides.pdf" filename="slides.pdf"' in out.body
+    own = req.with_body(b"<modules/>", "application/xml")
+    assert with_default_presentation(own, {"url": "https://x/a.pdf"}).body == b"<modules/>"
+    assert (
+        b"a.pdf" in with_default_presentation(own, {"url": "https://x/a.pdf", "force": True}).body
+    )
+    assert with_default_presentation(req, None) is req
+    join = Request.build("join", {"meetingID": "m"})
+    assert with_default_presentation(join, {"url": "https://x/a.pdf"}) is join
+
+
+def test_retry_tokens() -> None:
+    token = join_pages.make_retry_token(b"k", "/bbb/fe/bigbluebutton/api/join?x=1", now=1000)
+    assert (
+        join_pages.read_retry_token(b"k", token, now=1001) == "/bbb/fe/bigbluebutton/api/join?x=1"
+    )
+    assert join_pages.read_retry_token(b"other", token, now=1001) is None
+    assert join_pages.read_retry_token(b"k", token, now=1000 + 7200) is None
+    evil = join_pages.make_retry_token(b"k", "https://evil.example/", now=1000)
+    assert join_pages.read_retry_token(b"k", evil, now=1001) is None
+    assert join_pages.read_retry_token(b"k", "garbage", now=1001) is None
+
+
+@pytest.mark.parametrize(
+    ("tail", "call"),
+    [
+        ("bigbluebutton/api/create", "create"),
+        ("bigbluebutton/api/join/", "join"),
+        ("api/end", "end"),
+        ("getMeetings", "getMeetings"),
+        ("bigbluebutton/api", ""),
+        ("bigbluebutton/api/", ""),
+        ("", ""),
+    ],
+)
+def test_call_name(tail: str, call: str) -> None:
+    assert call_name(tail) == call
+
+
+async def test_compose_runs_middlewares_in_list_order() -> None:
+    seen: list[str] = []
+
+    def tag(name: str) -> Middleware:
+        def middleware(next_handler: Handler) -> Handler:
+            async def handler(ctx: Context) -> Reply:
+                seen.append(name)
+                return await next_handler(ctx)
+
+            return handler
+
+        return middleware
+
+    async def terminal(ctx: Context) -> Reply:
+        seen.append("terminal")
+        return Reply(b"")
+
+    chain = compose([tag("first"), tag("second"), tag("third")], terminal)
+    await chain(Context(frontend(), Request("create")))
+    assert seen == ["first", "second", "third", "terminal"]
