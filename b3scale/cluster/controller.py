@@ -106,9 +106,9 @@ class Controller:
         await backend_store.record_poll_success(
             self.services.db, backend.id, latency_ns, self.settings.successes_for_ready
         )
-        if backend.admin_state == "decommissioned" and await backend_store.delete_if_drained(
-            self.services.db, backend.id
-        ):
+        # A no-op unless an operator decommissioned the backend (checked in the database,
+        # which knows the admin state as of now, not as of the lease).
+        if await backend_store.delete_if_drained(self.services.db, backend.id):
             log.info("decommissioned backend deleted", extra={"backend": backend.host})
         return True
 

@@ -377,3 +377,26 @@ async def test_unknown_elements_reach_the_frontend(
     assert info.text("meetingID") == "future"
     listed = await fe.call("getMeetings")  # from the database, stored by getMeetingInfo
     assert b"<futureElement a='1'>x</futureElement>" in listed.body
+
+
+async def test_reverse_proxy_mode_hands_over_a_relative_redirect(
+    db: Database,
+    gateway: App,
+    sim: SimNode,
+    aiohttp_client: Callable[[web.Application], Awaitable[App]],
+) -> None:
+    config = Config(
+        db_url=gateway.app[CONFIG].db_url,
+        db_pool_size=4,
+        run_controller=False,
+        reverse_proxy_mode=True,
+    )
+    proxied = await aiohttp_client(create_app(config))
+    await add_backend(db, proxied, sim)
+    await insert_frontend(db, "fe1", "fe1-secret")
+    fe = FrontendClient(proxied, "fe1", "fe1-secret")
+    await fe.call("create", {"meetingID": "rp", "name": "R"})
+    join = await fe.call("join", {"meetingID": "rp", "fullName": "U", "role": "viewer"})
+    assert join.status == 302 and join.location is not None
+    assert join.location.startswith("/html5client/join?sessionToken=")
+    assert join.location.endswith(f"&b3shost=127.0.0.1:{sim.port}")

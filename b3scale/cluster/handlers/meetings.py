@@ -108,6 +108,12 @@ def make_join(services: Services) -> Handler:
             location = f"/b3s/retry-join/{token}"
             return Reply(join_pages.redirect_page(location), 302, HTML_CONTENT_TYPE, location)
         client = client_for(services, meeting)
+        if (ctx.request.get("redirect") or "").lower() == "false":
+            # The frontend wants BBB's XML answer (with the client URL) instead of a redirect.
+            try:
+                return passthrough(await client.call(ctx.request))
+            except BackendUnavailable:
+                raise BACKEND_UNAVAILABLE from None
         if services.reverse_proxy_mode:
             return await _join_through_proxy(client, ctx)
         url = client.url(ctx.request)

@@ -1,0 +1,127 @@
+"""The background controller: polls, health hysteresis, leases across instances, retiring."""
+
+import asyncio
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from b3scale.cluster.controller import Controller, ControllerSettings
+from b3scale.cluster.services import Services
+from b3scale.sim.node import SimNode
+from b3scale.store import backends as backend_store
+from b3scale.store.db import Database
+from b3scale.store.frontends import insert_frontend
+from b3scale.web.keys import CONTROLLER, HTTP_SESSION, RETRY_KEY
+from tests.support.bbbclient import FrontendClient
+
+App = TestClient[web.Request, web.Application]
+
+
+async def test_health_has_hysteresis(db: Database, gateway: App, sim: SimNode) -> None:
+    controller = gateway.app[CONTROLLER]
+    backend = await backend_store.insert_backend(db, sim.api_url, sim.secret)
+    assert backend.node_state == "init" and not backend.healthy
+    assert await controller.poll(backend)
+    state = await backend_store.select_backend(db, backend.id)
+    assert state is not None and state.node_state == "ready" and state.healthy
+    assert state.latency > 0 and state.synced_at is not None
+
+    sim.faults.mode = "http500"
+    assert not await controller.poll(backend)
+    state = await backend_store.select_backend(db, backend.id)
+    assert state is not None and state.node_state == "ready"  # one failure is not enough
+    assert state.last_error and "500" in state.last_error
+    assert not await controller.poll(backend)
+    state = await backend_store.select_backend(db, backend.id)
+    assert state is not None and state.node_state == "error" and not state.healthy
+
+    sim.faults.mode = None
+    assert await controller.poll(backend)
+    state = await backend_store.select_backend(db, backend.id)
+    assert state is not None and state.node_state == "error"  # one success is not enough
+    assert await controller.poll(backend)
+    state = await backend_store.select_backend(db, backend.id)
+    assert state is not None and state.node_state == "ready" and state.last_error is None
+
+
+async def test_a_failed_answer_counts_as_a_failed_poll(
+    db: Database, gateway: App, sim: SimNode
+) -> None:
+    backend = await backend_store.insert_backend(db, sim.api_url, sim.secret)
+    sim.faults.mode = "failed"
+    assert not await gateway.app[CONTROLLER].poll(backend)
+    state = await backend_store.select_backend(db, backend.id)
+    assert state is not None and state.node_state == "error"
+
+
+async def test_poll_leases_split_backends_between_instances(
+    db: Database, gateway: App, fleet: list[SimNode]
+) -> None:
+    for node in fleet:
+        await backend_store.insert_backend(db, node.api_url, node.secret)
+    services = Services(db, gateway.app[HTTP_SESSION], gateway.app[RETRY_KEY])
+    first = Controller(services, ControllerSettings(poll_interval=30))
+    second = Controller(services, ControllerSettings(poll_interval=30))
+    polled = await asyncio.gather(first.poll_due(), second.poll_due())
+    hosts = [b.host for batch in polled for b in batch]
+    assert sorted(hosts) == sorted(n.api_url for n in fleet)  # each exactly once
+    assert await first.poll_due() == [] and await second.poll_due() == []
+    assert all(n.calls == ["getMeetings"] for n in fleet)
+
+
+async def test_request_poll_wakes_the_running_controller(
+    db: Database, gateway: App, sim: SimNode
+) -> None:
+    controller = gateway.app[CONTROLLER]
+    backend = await backend_store.insert_backend(db, sim.api_url, sim.secret)
+    await controller.poll_due()  # leased for 10 s now
+    sim.calls.clear()
+    task = asyncio.create_task(controller.run())
+    try:
+        await asyncio.sleep(0.3)
+        assert sim.calls == []
+        await backend_store.request_poll(db, backend.id)
+        async with asyncio.timeout(5):
+            while not sim.calls:
+                await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_decommissioned_backend_goes_when_its_last_meeting_ends(
+    db: Database, gateway: App, sim: SimNode
+) -> None:
+    controller = gateway.app[CONTROLLER]
+    backend = await backend_store.insert_backend(db, sim.api_url, sim.secret)
+    await controller.poll(backend)
+    await insert_frontend(db, "fe", "s")
+    fe = FrontendClient(gateway, "fe", "s")
+    await fe.call("create", {"meetingID": "busy", "name": "B"})
+    join = await fe.call("join", {"meetingID": "busy", "fullName": "U", "role": "viewer"})
+    async with gateway.session.get(join.location or "", allow_redirects=True):
+        pass
+    await backend_store.set_admin_state(db, backend.id, "decommissioned")
+    assert (await fe.call("create", {"meetingID": "new", "name": "N"})).message_key == (
+        "noBackendAvailable"
+    )
+    assert await controller.poll(backend)
+    assert await backend_store.select_backend(db, backend.id) is not None  # still running
+    await fe.call("end", {"meetingID": "busy"})
+    assert await controller.poll(backend)
+    assert await backend_store.select_backend(db, backend.id) is None
+
+
+async def test_join_with_redirect_false_answers_bbb_xml(
+    db: Database, gateway: App, sim: SimNode
+) -> None:
+    backend = await backend_store.insert_backend(db, sim.api_url, sim.secret)
+    await gateway.app[CONTROLLER].poll(backend)
+    await insert_frontend(db, "fe", "s")
+    fe = FrontendClient(gateway, "fe", "s")
+    await fe.call("create", {"meetingID": "xml-join", "name": "X"})
+    answer = await fe.call(
+        "join", {"meetingID": "xml-join", "fullName": "U", "role": "viewer", "redirect": "false"}
+    )
+    assert answer.status == 200 and answer.message_key == "successfullyJoined"
+    assert answer.text("url").startswith(sim.url + "/html5client/join?sessionToken=")
