@@ -78,6 +78,10 @@ class Config:
     data_dir: Path = Path("/var/lib/b3scale")
     #: B3SCALE_PG_BINDIR: folder of initdb/pg_ctl for the embedded PostgreSQL; None = search.
     pg_bindir: Path | None = None
+    #: B3SCALE_API_URL: where ``b3scale ctl`` finds the REST API.
+    api_url: str = "http://127.0.0.1:42353"
+    #: B3SCALE_API_ACCESS_TOKEN: a JWT ``b3scale ctl`` sends as it is.
+    api_access_token: str | None = None
     #: B3SCALE_POLL_INTERVAL: seconds between two polls of a backend's getMeetings.
     poll_interval: float = 10.0
     #: Run the background controller (polls); tests of single requests switch it off.
@@ -171,6 +175,13 @@ def parse_load_factor(value: str) -> float:
     return factor
 
 
+def parse_http_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")) or len(url) <= len("https://"):
+        raise ValueError(value)
+    return url
+
+
 def parse_poll_interval(value: str) -> float:
     seconds = float(value.strip())
     if not 1 <= seconds <= 300:
@@ -236,6 +247,13 @@ def load_config(
         ),
         bbb_config=env.get("BBB_CONFIG") or None,
         data_dir=Path(data_dir_raw) if data_dir_raw else default_data_dir(env),
+        api_url=get(
+            "B3SCALE_API_URL",
+            parse_http_url,
+            "http://127.0.0.1:42353",
+            "an http:// or https:// URL, e.g. http://127.0.0.1:42353",
+        ),
+        api_access_token=env.get("B3SCALE_API_ACCESS_TOKEN") or None,
         poll_interval=get(
             "B3SCALE_POLL_INTERVAL", parse_poll_interval, 10.0, "seconds between 1 and 300"
         ),

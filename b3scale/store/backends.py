@@ -131,6 +131,44 @@ async def insert_backend(
     return backend
 
 
+async def select_backends_filtered(
+    db: Database | Session, *, host: str | None = None, host_like: str | None = None
+) -> list[Backend]:
+    rows = await db.fetch_all(
+        _SELECT + "WHERE (%(host)s::text IS NULL OR b.host = %(host)s) "
+        "AND (%(like)s::text IS NULL OR b.host ILIKE '%%' || %(like)s || '%%') ORDER BY b.host",
+        {"host": host, "like": host_like},
+    )
+    return [Backend.from_row(r) for r in rows]
+
+
+async def update_backend(
+    db: Database | Session,
+    backend_id: UUID,
+    *,
+    host: str,
+    secret: str,
+    settings: dict[str, Any],
+    admin_state: str,
+    load_factor: float,
+    checksum_algorithm: str,
+) -> Backend | None:
+    count = await db.execute(
+        "UPDATE backends SET host = %s, secret = %s, settings = %s, admin_state = %s, "
+        "load_factor = %s, checksum_algorithm = %s, updated_at = now() WHERE id = %s",
+        (
+            host,
+            secret,
+            json.dumps(settings),
+            admin_state,
+            load_factor,
+            checksum_algorithm,
+            backend_id,
+        ),
+    )
+    return await select_backend(db, backend_id) if count else None
+
+
 async def set_admin_state(db: Database | Session, backend_id: UUID, state: str) -> None:
     await db.execute(
         "UPDATE backends SET admin_state = %s, updated_at = now() WHERE id = %s",

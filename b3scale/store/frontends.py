@@ -92,3 +92,25 @@ async def update_frontend(
         (key, secret, json.dumps(settings), active, account_ref, str(frontend_id)),
     )
     return Frontend.from_row(row) if row else None
+
+
+async def select_frontends(
+    db: Database | Session,
+    *,
+    key: str | None = None,
+    key_like: str | None = None,
+    account_ref: str | None = None,
+) -> list[Frontend]:
+    """Frontends, optionally filtered by exact key, key substring and owner."""
+    rows = await db.fetch_all(
+        "SELECT id, key, secret, active, account_ref, settings, created_at, updated_at "
+        "FROM frontends WHERE (%(key)s::text IS NULL OR key = %(key)s) "
+        "AND (%(like)s::text IS NULL OR key LIKE '%%' || %(like)s || '%%') "
+        "AND (%(account)s::text IS NULL OR account_ref = %(account)s) ORDER BY key",
+        {"key": key, "like": key_like, "account": account_ref},
+    )
+    return [Frontend.from_row(r) for r in rows]
+
+
+async def delete_frontend(db: Database | Session, frontend_id: UUID) -> bool:
+    return await db.execute("DELETE FROM frontends WHERE id = %s", (str(frontend_id),)) > 0

@@ -233,3 +233,38 @@ async def select_frontend_backends(db: Database | Session, frontend_id: UUID) ->
         "JOIN backends b ON b.id = fb.backend_id WHERE fb.frontend_id = %s ORDER BY b.host",
         (frontend_id,),
     )
+
+
+async def select_meetings(
+    db: Database | Session,
+    *,
+    backend_id: UUID | None = None,
+    frontend_id: UUID | None = None,
+    limit: int = 10000,
+) -> list[Row]:
+    """Meetings for the REST API, filtered by backend and/or frontend."""
+    return await db.fetch_all(
+        "SELECT id, external_id, internal_id, frontend_id, backend_id, name, running, "
+        "is_breakout, parent_id, create_time, attendees_count, moderators_count, "
+        "voice_participants_count, video_count, listeners_count, state, created_at, "
+        "updated_at, synced_at FROM meetings "
+        "WHERE (%(backend)s::uuid IS NULL OR backend_id = %(backend)s) "
+        "AND (%(frontend)s::uuid IS NULL OR frontend_id = %(frontend)s) "
+        "ORDER BY created_at, id LIMIT %(limit)s",
+        {"backend": backend_id, "frontend": frontend_id, "limit": limit},
+    )
+
+
+async def select_meeting_row(db: Database | Session, meeting_id: str) -> Row | None:
+    rows = await db.fetch_all(
+        "SELECT id, external_id, internal_id, frontend_id, backend_id, name, running, "
+        "is_breakout, parent_id, create_time, attendees_count, moderators_count, "
+        "voice_participants_count, video_count, listeners_count, state, created_at, "
+        "updated_at, synced_at FROM meetings WHERE id = %s",
+        (meeting_id,),
+    )
+    return rows[0] if rows else None
+
+
+async def delete_meetings_of_backend(db: Database | Session, backend_id: UUID) -> int:
+    return await db.execute("DELETE FROM meetings WHERE backend_id = %s", (backend_id,))

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from b3scale.cluster.commands import CommandRunner
 from b3scale.cluster.controller import Controller, ControllerSettings
 from b3scale.cluster.gateway import build_gateway
 from b3scale.cluster.services import Services, load_retry_key
@@ -17,7 +18,17 @@ from b3scale.config import Config
 from b3scale.store.db import Database, redact_dsn
 from b3scale.store.migrate import migrate
 from b3scale.web import bbbapi, health
-from b3scale.web.keys import CONFIG, CONTROLLER, DATABASE, GATEWAY, HTTP_SESSION, RETRY_KEY
+from b3scale.web.api.app import PREFIX, create_api
+from b3scale.web.api.auth import RECOMMENDED_SECRET_LENGTH
+from b3scale.web.keys import (
+    COMMANDS,
+    CONFIG,
+    CONTROLLER,
+    DATABASE,
+    GATEWAY,
+    HTTP_SESSION,
+    RETRY_KEY,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +75,16 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     app[GATEWAY] = build_gateway(services)
     controller = Controller(services, ControllerSettings(poll_interval=config.poll_interval))
     app[CONTROLLER] = controller
-    task = asyncio.create_task(controller.run()) if config.run_controller else None
+    app[COMMANDS] = runner = CommandRunner(services)
+    tasks = (
+        [asyncio.create_task(controller.run()), asyncio.create_task(runner.run())]
+        if config.run_controller
+        else []
+    )
     yield
-    if task is not None:
+    for task in tasks:
         task.cancel()
+    for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -80,4 +97,13 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(cluster_ctx)
     app.add_routes(health.routes)
     bbbapi.add_routes(app)
+    if config.api_jwt_secret:
+        app.add_subapp(PREFIX, create_api(config.api_jwt_secret))
+        if len(config.api_jwt_secret.encode()) < RECOMMENDED_SECRET_LENGTH:
+            log.warning(
+                "B3SCALE_API_JWT_SECRET is shorter than 32 bytes; tokens signed with "
+                "it are easier to forge: use a long random secret"
+            )
+    else:
+        log.warning("REST API disabled: B3SCALE_API_JWT_SECRET is not set")
     return app

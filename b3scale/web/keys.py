@@ -6,6 +6,7 @@ import aiohttp
 from aiohttp import web
 
 from b3scale.cluster.chain import Handler
+from b3scale.cluster.commands import CommandRunner
 from b3scale.cluster.controller import Controller
 from b3scale.config import Config
 from b3scale.store.db import Database
@@ -19,3 +20,4 @@ GATEWAY: web.AppKey[Handler] = web.AppKey("gateway")
 #: The key that signs join retry tokens (shared by every instance through the database).
 RETRY_KEY = web.AppKey("retry_key", bytes)
 CONTROLLER = web.AppKey("controller", Controller)
+COMMANDS = web.AppKey("commands", CommandRunner)

@@ -1,0 +1,367 @@
+"""The OpenAPI 3 description of ``/api/v1`` and a readable page made from it.
+
+Written by hand next to the handlers; a test walks the application's routes and fails on any
+route this document lacks.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from aiohttp import web
+
+from b3scale import __version__
+
+routes = web.RouteTableDef()
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "400": _json(_ref("Error"), "Invalid input (validation errors list the fields)"),
+    "401": _json(_ref("Error"), "Missing, invalid or expired token"),
+    "403": _json(_ref("Error"), "The token lacks the scope"),
+}
+NOT_FOUND = {"404": _json(_ref("Error"), "Not found (or not yours)")}
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+BACKEND_QUERY = [
+    {"name": "backend_id", "in": "query", "schema": {"type": "string", "format": "uuid"}},
+    {
+        "name": "backend_host",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "The backend's URL; normalised like everywhere else",
+    },
+]
+
+
+def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": {**responses, **ERRORS}, **extra}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+SETTINGS = {
+    "type": "object",
+    "additionalProperties": True,
+    "description": "Free-form; unknown keys are kept",
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {"type": "string", "description": "A stable code, e.g. validation_error"},
+            "message": {"type": "string"},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+    "Frontend": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "active": {"type": "boolean"},
+            "bbb": {
+                "type": "object",
+                "properties": {"key": {"type": "string"}, "secret": {"type": "string"}},
+            },
+            "settings": {
+                **SETTINGS,
+                "properties": {
+                    "required_tags": {"type": "array", "items": {"type": "string"}},
+                    "default_presentation": {
+                        "type": "object",
+                        "properties": {"url": {"type": "string"}, "force": {"type": "boolean"}},
+                    },
+                    "create_default_params": {"type": "object"},
+                    "create_override_params": {"type": "object"},
+                    "join_default_params": {"type": "object"},
+                    "join_override_params": {"type": "object"},
+                    "checksum_algorithms": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "account_ref": {"type": "string", "nullable": True},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Backend": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "node_state": {"type": "string", "enum": ["init", "ready", "error"]},
+            "admin_state": {
+                "type": "string",
+                "enum": ["init", "ready", "stopped", "decommissioned", "destroyed"],
+            },
+            "healthy": {"type": "boolean"},
+            "agent_heartbeat": {"type": "string", "format": "date-time", "nullable": True},
+            "last_error": {"type": "string", "nullable": True},
+            "latency": {"type": "integer", "description": "Last poll's round trip, nanoseconds"},
+            "meetings_count": {"type": "integer"},
+            "breakouts_count": {"type": "integer"},
+            "attendees_count": {"type": "integer"},
+            "load_factor": {"type": "number"},
+            "checksum_algorithm": {
+                "type": "string",
+                "enum": ["sha1", "sha256", "sha384", "sha512"],
+            },
+            "bbb": {
+                "type": "object",
+                "properties": {"host": {"type": "string"}, "secret": {"type": "string"}},
+            },
+            "settings": {
+                **SETTINGS,
+                "properties": {"tags": {"type": "array", "items": {"type": "string"}}},
+            },
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "synced_at": {"type": "string", "format": "date-time", "nullable": True},
+        },
+    },
+    "Meeting": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "The meetingID on the backend"},
+            "meeting_id": {"type": "string", "description": "The meetingID of the frontend"},
+            "internal_id": {"type": "string", "nullable": True},
+            "frontend_id": {"type": "string", "nullable": True},
+            "backend_id": {"type": "string", "nullable": True},
+            "name": {"type": "string"},
+            "running": {"type": "boolean"},
+            "attendees_count": {"type": "integer"},
+            "meeting": {"type": "object", "description": "BBB's fields, as last reported"},
+        },
+    },
+    "Command": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "seq": {"type": "integer"},
+            "state": {"type": "string", "enum": ["requested", "running", "success", "error"]},
+            "action": {"type": "string"},
+            "params": {"type": "object"},
+            "result": {},
+            "deadline": {"type": "string", "format": "date-time"},
+        },
+    },
+}
+
+FRONTEND_INPUT = {
+    "type": "object",
+    "properties": {
+        "bbb": {
+            "type": "object",
+            "properties": {"key": {"type": "string"}, "secret": {"type": "string"}},
+        },
+        "settings": SETTINGS,
+        "active": {"type": "boolean"},
+        "account_ref": {"type": "string", "description": "Admins only; users own what they make"},
+    },
+}
+BACKEND_INPUT = {
+    "type": "object",
+    "properties": {
+        "bbb": {
+            "type": "object",
+            "properties": {"host": {"type": "string"}, "secret": {"type": "string"}},
+        },
+        "settings": SETTINGS,
+        "admin_state": {"type": "string"},
+        "load_factor": {"type": "number"},
+        "checksum_algorithm": {"type": "string"},
+    },
+}
+PATCH_NOTE = (
+    "Merges: keys left out are kept at every depth, null removes a key, arrays are replaced."
+)
+
+PATHS: dict[str, Any] = {
+    "/api/v1": {"get": _op("Who the token is", {"200": _json({"type": "object"}, "Identity")})},
+    "/api/v1/status": {
+        "get": _op(
+            "Database and schema status",
+            {
+                "200": _json({"type": "object"}, "Status"),
+                "503": _json({"type": "object"}, "Database unavailable"),
+            },
+        )
+    },
+    "/api/v1/frontends": {
+        "get": _op(
+            "List frontends (users: their own)",
+            {"200": _json({"type": "array", "items": _ref("Frontend")}, "Frontends")},
+            parameters=[
+                {"name": n, "in": "query", "schema": {"type": "string"}}
+                for n in ("key", "key__like", "account_ref")
+            ],
+        ),
+        "post": _op(
+            "Create a frontend",
+            {"201": _json(_ref("Frontend"), "Created"), "409": _json(_ref("Error"), "Key taken")},
+            requestBody=_body(FRONTEND_INPUT),
+        ),
+    },
+    "/api/v1/frontends/{id}": {
+        "parameters": [ID],
+        "get": _op("Show a frontend", {"200": _json(_ref("Frontend"), "Frontend"), **NOT_FOUND}),
+        "patch": _op(
+            "Change a frontend",
+            {"200": _json(_ref("Frontend"), "Changed"), **NOT_FOUND},
+            description=PATCH_NOTE,
+            requestBody=_body(FRONTEND_INPUT),
+        ),
+        "delete": _op(
+            "Delete a frontend (its meetings are forgotten)",
+            {"200": _json(_ref("Frontend"), "Deleted"), **NOT_FOUND},
+        ),
+    },
+    "/api/v1/backends": {
+        "get": _op(
+            "List backends (admin)",
+            {"200": _json({"type": "array", "items": _ref("Backend")}, "Backends")},
+            parameters=[
+                {"name": n, "in": "query", "schema": {"type": "string"}}
+                for n in ("host", "host__like")
+            ],
+        ),
+        "post": _op(
+            "Add a backend (admin); it is polled at once",
+            {"201": _json(_ref("Backend"), "Created"), "409": _json(_ref("Error"), "Host taken")},
+            requestBody=_body(BACKEND_INPUT),
+        ),
+    },
+    "/api/v1/backends/{id}": {
+        "parameters": [ID],
+        "get": _op(
+            "Show a backend (admin)", {"200": _json(_ref("Backend"), "Backend"), **NOT_FOUND}
+        ),
+        "patch": _op(
+            "Change a backend (admin)",
+            {"200": _json(_ref("Backend"), "Changed"), **NOT_FOUND},
+            description=PATCH_NOTE,
+            requestBody=_body(BACKEND_INPUT),
+        ),
+        "delete": _op(
+            "Decommission a backend (admin); force=true deletes it now",
+            {"200": _json(_ref("Backend"), "Decommissioned or destroyed"), **NOT_FOUND},
+            parameters=[{"name": "force", "in": "query", "schema": {"type": "boolean"}}],
+        ),
+    },
+    "/api/v1/meetings": {
+        "get": _op(
+            "List meetings (admin)",
+            {"200": _json({"type": "array", "items": _ref("Meeting")}, "Meetings"), **NOT_FOUND},
+            parameters=[
+                *BACKEND_QUERY,
+                {"name": "frontend_id", "in": "query", "schema": {"type": "string"}},
+            ],
+        ),
+        "delete": _op(
+            "End every meeting on a backend (admin), in the background",
+            {"202": _json(_ref("Command"), "Queued"), **NOT_FOUND},
+            parameters=BACKEND_QUERY,
+        ),
+    },
+    "/api/v1/meetings/{id}": {
+        "parameters": [ID],
+        "get": _op(
+            "Show a meeting (admin)", {"200": _json(_ref("Meeting"), "Meeting"), **NOT_FOUND}
+        ),
+        "delete": _op(
+            "End a meeting now (admin)",
+            {
+                "200": _json(_ref("Meeting"), "Ended"),
+                **NOT_FOUND,
+                "502": _json(_ref("Error"), "The backend failed"),
+            },
+        ),
+    },
+    "/api/v1/commands/{id}": {
+        "parameters": [ID],
+        "get": _op(
+            "Follow a queued command (admin)",
+            {"200": _json(_ref("Command"), "Command"), **NOT_FOUND},
+        ),
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3"}},
+        }
+    },
+    "/api/v1/docs": {
+        "get": {
+            "summary": "This document as a page",
+            "security": [],
+            "responses": {"200": {"description": "HTML"}},
+        }
+    },
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "b3scale REST API",
+        "version": __version__,
+        "description": "Frontends, backends and meetings of a b3scale cluster. "
+        "Authenticate with a JWT (HS256/384/512, B3SCALE_API_JWT_SECRET) whose scope "
+        "has b3scale or b3scale:admin.",
+    },
+    "servers": [{"url": "/"}],
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+    },
+    "security": [{"bearer": []}],
+    "paths": PATHS,
+}
+
+METHODS = ("get", "post", "patch", "put", "delete")
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(DOCUMENT)
+
+
+@routes.get("/docs")
+async def docs_page(request: web.Request) -> web.Response:
+    rows = []
+    for path, item in PATHS.items():
+        for method in METHODS:
+            if method in item:
+                op = item[method]
+                note = (
+                    f"<br><small>{escape(op['description'])}</small>" if "description" in op else ""
+                )
+                codes = ", ".join(sorted(op["responses"]))
+                rows.append(
+                    f"<tr><td><code>{method.upper()}</code></td><td><code>{escape(path)}</code>"
+                    f"</td><td>{escape(op['summary'])}{note}</td><td>{codes}</td></tr>"
+                )
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>b3scale REST API</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{padding:.3em .8em;"
+        "border-bottom:1px solid #ddd;vertical-align:top}</style></head><body>"
+        f"<h1>b3scale REST API v1</h1><p>{escape(DOCUMENT['info']['description'])}</p>"
+        "<p>Machine-readable: <a href='openapi.json'>openapi.json</a></p><table>"
+        "<tr><th>Method</th><th>Path</th><th>What</th><th>Answers</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>"
+    )
+    return web.Response(text=page, content_type="text/html")
