@@ -357,7 +357,7 @@ async def test_openapi_covers_every_route(api: App) -> None:
         if path.startswith("/api/v1") and route.method != "HEAD":
             served.add((route.method, path))
     for subapp_route in [r for r in api.app.router.resources() if hasattr(r, "_app")]:
-        for route in subapp_route._app.router.routes():  # type: ignore[attr-defined]
+        for route in subapp_route._app.router.routes():
             info = route.resource.get_info() if route.resource else {}
             path = info.get("path") or info.get("formatter") or ""
             if route.method != "HEAD":
