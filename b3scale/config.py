@@ -82,6 +82,8 @@ class Config:
     api_url: str = "http://127.0.0.1:42353"
     #: B3SCALE_API_ACCESS_TOKEN: a JWT ``b3scale ctl`` sends as it is.
     api_access_token: str | None = None
+    #: Where ``b3scale ctl`` keeps its token: $XDG_CONFIG_HOME/b3scale or ~/.config/b3scale.
+    config_dir: Path = Path("~/.config/b3scale")
     #: B3SCALE_POLL_INTERVAL: seconds between two polls of a backend's getMeetings.
     poll_interval: float = 10.0
     #: Run the background controller (polls); tests of single requests switch it off.
@@ -205,6 +207,12 @@ def default_data_dir(environ: Mapping[str, str]) -> Path:
     return base / "b3scale"
 
 
+def user_config_dir(environ: Mapping[str, str]) -> Path:
+    xdg = environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg else Path(environ.get("HOME", str(Path.home()))) / ".config"
+    return base / "b3scale"
+
+
 def load_config(
     environ: Mapping[str, str] | None = None, env_files: Sequence[str] = ENV_FILES
 ) -> Config:
@@ -254,6 +262,7 @@ def load_config(
             "an http:// or https:// URL, e.g. http://127.0.0.1:42353",
         ),
         api_access_token=env.get("B3SCALE_API_ACCESS_TOKEN") or None,
+        config_dir=user_config_dir(env),
         poll_interval=get(
             "B3SCALE_POLL_INTERVAL", parse_poll_interval, 10.0, "seconds between 1 and 300"
         ),

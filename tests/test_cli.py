@@ -54,7 +54,7 @@ def test_bad_configuration_exits_2_with_one_line(variable: str, value: str) -> N
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", ["noded", "ctl"])
+@pytest.mark.parametrize("command", ["noded"])
 def test_not_yet_implemented_commands_say_so(command: str) -> None:
     result = run_b3scale(command)
     assert result.returncode == 1

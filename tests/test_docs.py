@@ -29,7 +29,12 @@ def test_every_subcommand_is_documented() -> None:
                 names.extend(walk(command, f"{prefix} {name}"))
         return names
 
-    missing = [name for name in walk(main, "b3scale") if f"`{name}" not in README]
+    def documented(name: str) -> bool:
+        # ctl's table lists its commands without the "b3scale ctl " prefix
+        short = name.removeprefix("b3scale ctl ")
+        return f"`{name}" in README or any(f"`{short}{end}" in README for end in " `")
+
+    missing = [name for name in walk(main, "b3scale") if not documented(name)]
     assert missing == []
 
 
