@@ -49,3 +49,13 @@ def test_only_config_reads_the_environment() -> None:
         if "os.environ" in path.read_text() or "os.getenv" in path.read_text()
     ]
     assert sorted(readers) == ["config.py", "store/embedded.py"]
+
+
+def test_every_package_folder_is_a_package() -> None:
+    """A folder without __init__.py is left out of the wheel and the zipapp."""
+    missing = [
+        str(folder.relative_to(PACKAGE))
+        for folder in [PACKAGE, *PACKAGE.rglob("*")]
+        if folder.is_dir() and any(folder.glob("*.py")) and not (folder / "__init__.py").exists()
+    ]
+    assert missing == []
