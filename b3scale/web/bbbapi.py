@@ -6,6 +6,8 @@ the call to the gateway. Every answer is a BBB document; a client's mistake is n
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from b3scale.bbb import checksum
@@ -15,6 +17,8 @@ from b3scale.cluster import join_pages
 from b3scale.cluster.chain import HTML_CONTENT_TYPE, Context, Reply
 from b3scale.store.frontends import Frontend, select_frontend_by_key
 from b3scale.web.keys import DATABASE, GATEWAY, RETRY_KEY
+
+log = logging.getLogger(__name__)
 
 #: Paths that mean the API root (the version call), after the frontend key.
 ROOT_PATHS = frozenset({"", "bigbluebutton", "bigbluebutton/api", "api"})
@@ -40,6 +44,19 @@ def media_type(content_type: str | None) -> str:
 
 
 async def bbb_api(http: web.Request) -> web.Response:
+    """Every outcome is a BBB document: a bug is logged and answered as FAILED, not as text."""
+    try:
+        return await _bbb_api(http)
+    except web.HTTPRequestEntityTooLarge:
+        return render(Reply(failed("requestTooLarge", "The request body is too large."), 413))
+    except Exception:
+        log.exception("unexpected error in the BBB gateway", extra={"path": http.path})
+        return render(
+            Reply(failed("internalError", "The load balancer failed to handle this request."), 500)
+        )
+
+
+async def _bbb_api(http: web.Request) -> web.Response:
     key = http.match_info["key"]
     call = call_name(http.match_info.get("tail", ""))
     frontend = await select_frontend_by_key(http.app[DATABASE], key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import IO
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -47,7 +48,7 @@ class FrontendClient:
         params: dict[str, str] | None = None,
         *,
         method: str = "GET",
-        body: bytes | None = None,
+        body: bytes | IO[bytes] | None = None,
         content_type: str | None = None,
     ) -> Answer:
         headers = {"Content-Type": content_type} if content_type else {}

@@ -1,6 +1,7 @@
 """The BBB gateway end to end: real PostgreSQL, real HTTP, simulated BBB nodes."""
 
 import asyncio
+import io
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -400,3 +401,16 @@ async def test_reverse_proxy_mode_hands_over_a_relative_redirect(
     assert join.status == 302 and join.location is not None
     assert join.location.startswith("/html5client/join?sessionToken=")
     assert join.location.endswith(f"&b3shost=127.0.0.1:{sim.port}")
+
+
+async def test_an_oversized_body_gets_a_bbb_answer(db: Database, gateway: App) -> None:
+    fe = await frontend(db, gateway, "fe1")
+    huge = b"x" * (41 * 1024 * 1024)
+    answer = await fe.call(
+        "create",
+        {"meetingID": "big", "name": "B"},
+        method="POST",
+        body=huge,
+        content_type="application/xml",
+    )
+    assert answer.status == 413 and answer.message_key == "requestTooLarge"
