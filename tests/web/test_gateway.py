@@ -405,7 +405,7 @@ async def test_reverse_proxy_mode_hands_over_a_relative_redirect(
 
 async def test_an_oversized_body_gets_a_bbb_answer(db: Database, gateway: App) -> None:
     fe = await frontend(db, gateway, "fe1")
-    huge = b"x" * (41 * 1024 * 1024)
+    huge = io.BytesIO(b"x" * (41 * 1024 * 1024))
     answer = await fe.call(
         "create",
         {"meetingID": "big", "name": "B"},
