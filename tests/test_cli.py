@@ -54,13 +54,6 @@ def test_bad_configuration_exits_2_with_one_line(variable: str, value: str) -> N
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", ["noded"])
-def test_not_yet_implemented_commands_say_so(command: str) -> None:
-    result = run_b3scale(command)
-    assert result.returncode == 1
-    assert "not implemented yet" in result.stderr
-
-
 def test_missing_postgresql_binaries_exit_2_with_advice(data_dir: Path) -> None:
     result = run_b3scale(
         "serve", B3SCALE_DATA_DIR=str(data_dir), B3SCALE_PG_BINDIR="/nonexistent/bin"

@@ -1,10 +1,10 @@
-"""Imports point one way: cli -> web -> cluster -> store -> bbb (config, logs, errors anywhere)."""
+"""Imports point one way: cli -> web/agent -> cluster -> store -> bbb (config, logs anywhere)."""
 
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "b3scale"
-LAYERS = ["cli", "web", "cluster", "store", "bbb"]
+LAYERS = ["cli", "web", "agent", "cluster", "store", "bbb"]
 
 
 def layer_of(module: str) -> str | None:

@@ -12,24 +12,17 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from b3scale.bbb import parse
 from b3scale.bbb.client import BackendUnavailable
 from b3scale.bbb.request import Request
-from b3scale.cluster import meeting_ids
-from b3scale.cluster.meeting_state import split_meetings, state_from_info
-from b3scale.cluster.middlewares.rewrite_meeting_id import decode_body
 from b3scale.cluster.services import Services
+from b3scale.cluster.sync import sync_backend_meetings
 from b3scale.store import backends as backend_store
-from b3scale.store import meetings as meeting_store
 from b3scale.store.backends import Backend
 from b3scale.store.db import DatabaseError
 
 log = logging.getLogger(__name__)
-
-#: A meeting placed this recently may not be on its backend yet: a poll does not remove it.
-PLACEMENT_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +95,14 @@ class Controller:
             )
             return False
         latency_ns = int((time.monotonic() - started) * 1e9)
-        await self._sync_meetings(backend, response.body, started_at)
+        removed = await sync_backend_meetings(
+            self.services.db, backend.id, response.body, started_at
+        )
+        if removed:
+            log.info(
+                "removed meetings the backend no longer has",
+                extra={"backend": backend.host, "count": removed},
+            )
         await backend_store.record_poll_success(
             self.services.db, backend.id, latency_ns, self.settings.successes_for_ready
         )
@@ -111,30 +111,3 @@ class Controller:
         if await backend_store.delete_if_drained(self.services.db, backend.id):
             log.info("decommissioned backend deleted", extra={"backend": backend.host})
         return True
-
-    async def _sync_meetings(self, backend: Backend, body: bytes, started_at: datetime) -> None:
-        reported: list[str] = []
-        async with self.services.db.transaction() as tx:
-            for chunk in split_meetings(body):
-                try:
-                    info = parse.meeting(chunk)
-                except parse.ResponseError:
-                    continue
-                meeting_id = info.meeting_id
-                decoded = meeting_ids.decode(meeting_id)
-                key, external = decoded if decoded else (None, meeting_id)
-                visible = decode_body(chunk, key) if key else chunk
-                state = state_from_info(info, visible.decode("utf-8", "replace"))
-                await meeting_store.upsert_polled_meeting(
-                    tx, meeting_id, external, key, backend.id, state
-                )
-                reported.append(meeting_id)
-            removed = await meeting_store.delete_vanished_meetings(
-                tx, backend.id, reported, started_at - PLACEMENT_GRACE
-            )
-            await backend_store.refresh_load(tx, backend.id)
-        if removed:
-            log.info(
-                "removed meetings the backend no longer has",
-                extra={"backend": backend.host, "count": removed},
-            )
