@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
 from b3scale.bbb.client import BackendClient
+from b3scale.cluster.stats import ClusterStats
 from b3scale.store.db import Database
 
 
@@ -17,6 +18,7 @@ class Services:
     #: HMAC key for retry-join tokens; the same on every instance (from the database).
     retry_key: bytes
     reverse_proxy_mode: bool = False
+    stats: ClusterStats = field(default_factory=ClusterStats)
 
     def backend(self, host: str, secret: str, algorithm: str) -> BackendClient:
         return BackendClient(self.http, host, secret, algorithm)

@@ -268,3 +268,12 @@ async def select_meeting_row(db: Database | Session, meeting_id: str) -> Row | N
 
 async def delete_meetings_of_backend(db: Database | Session, backend_id: UUID) -> int:
     return await db.execute("DELETE FROM meetings WHERE backend_id = %s", (backend_id,))
+
+
+async def select_frontend_load(db: Database | Session) -> list[Row]:
+    """Per frontend: its meetings held by a backend, and their attendees (for /metrics)."""
+    return await db.fetch_all(
+        "SELECT f.key, count(m.id) AS meetings, coalesce(sum(m.attendees_count), 0) AS attendees "
+        "FROM frontends f LEFT JOIN meetings m ON m.frontend_id = f.id "
+        "AND m.backend_id IS NOT NULL GROUP BY f.key ORDER BY f.key"
+    )

@@ -14,6 +14,7 @@ from b3scale.cluster.commands import CommandRunner
 from b3scale.cluster.controller import Controller, ControllerSettings
 from b3scale.cluster.gateway import build_gateway
 from b3scale.cluster.services import Services, load_retry_key
+from b3scale.cluster.stats import ClusterStats
 from b3scale.config import Config
 from b3scale.store.db import Database, redact_dsn
 from b3scale.store.migrate import migrate
@@ -27,8 +28,11 @@ from b3scale.web.keys import (
     DATABASE,
     GATEWAY,
     HTTP_SESSION,
+    METRICS,
     RETRY_KEY,
+    STATS,
 )
+from b3scale.web.metrics import Metrics, metrics_endpoint, metrics_middleware
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +75,7 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
         http=app[HTTP_SESSION],
         retry_key=app[RETRY_KEY],
         reverse_proxy_mode=config.reverse_proxy_mode,
+        stats=app[STATS],
     )
     app[GATEWAY] = build_gateway(services)
     controller = Controller(services, ControllerSettings(poll_interval=config.poll_interval))
@@ -90,12 +95,18 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(config: Config) -> web.Application:
-    app = web.Application(client_max_size=bbbapi.MAX_BODY_SIZE)
+    metrics = Metrics()
+    app = web.Application(
+        client_max_size=bbbapi.MAX_BODY_SIZE, middlewares=[metrics_middleware(metrics)]
+    )
     app[CONFIG] = config
+    app[METRICS] = metrics
+    app[STATS] = ClusterStats()
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(http_session_ctx)
     app.cleanup_ctx.append(cluster_ctx)
     app.add_routes(health.routes)
+    app.router.add_get("/metrics", metrics_endpoint)
     bbbapi.add_routes(app)
     if config.api_jwt_secret:
         app.add_subapp(PREFIX, create_api(config.api_jwt_secret))

@@ -7,16 +7,17 @@ the call to the gateway. Every answer is a BBB document; a client's mistake is n
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp import web
 
-from b3scale.bbb import checksum
+from b3scale.bbb import checksum, parse
 from b3scale.bbb.request import FORM_CONTENT_TYPE, Request, parse_query
 from b3scale.bbb.responses import failed
 from b3scale.cluster import join_pages
 from b3scale.cluster.chain import HTML_CONTENT_TYPE, Context, Reply
 from b3scale.store.frontends import Frontend, select_frontend_by_key
-from b3scale.web.keys import DATABASE, GATEWAY, RETRY_KEY
+from b3scale.web.keys import DATABASE, GATEWAY, METRICS, RETRY_KEY
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,22 @@ def call_name(tail: str) -> str:
     """The BBB call a path names: its last segment; "" for the API root (version)."""
     tail = tail.strip("/")
     return "" if tail in ROOT_PATHS else tail.rsplit("/", 1)[-1]
+
+
+_JSON_RETURNCODE = re.compile(rb'"returncode"\s*:\s*"([A-Z]+)"')
+
+
+def result_of(reply: Reply) -> str:
+    """The outcome for the metrics: SUCCESS, FAILED, redirect, not_found or error."""
+    if reply.status in (301, 302, 303, 307):
+        return "redirect"
+    code = parse.returncode(reply.body)
+    if code is None:
+        match = _JSON_RETURNCODE.search(reply.body)
+        code = match[1].decode() if match else None
+    if code in ("SUCCESS", "FAILED"):
+        return code
+    return "not_found" if reply.status == 404 else "error"
 
 
 def render(reply: Reply) -> web.Response:
@@ -73,7 +90,9 @@ async def _bbb_api(http: web.Request) -> web.Response:
     if request is None:
         return render(Reply(failed("checksumError")))
     ctx = Context(frontend, request, original_url=http.raw_path)
-    return render(await http.app[GATEWAY](ctx))
+    reply = await http.app[GATEWAY](ctx)
+    http.app[METRICS].observe_bbb(call, result_of(reply))
+    return render(reply)
 
 
 def verified_request(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import aiohttp
 from aiohttp import web
 
 from b3scale.cluster.chain import Handler
 from b3scale.cluster.commands import CommandRunner
 from b3scale.cluster.controller import Controller
+from b3scale.cluster.stats import ClusterStats
 from b3scale.config import Config
 from b3scale.store.db import Database
+
+if TYPE_CHECKING:
+    from b3scale.web.metrics import Metrics
 
 CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
@@ -21,3 +27,7 @@ GATEWAY: web.AppKey[Handler] = web.AppKey("gateway")
 RETRY_KEY = web.AppKey("retry_key", bytes)
 CONTROLLER = web.AppKey("controller", Controller)
 COMMANDS = web.AppKey("commands", CommandRunner)
+#: This instance's gateway counters (placements).
+STATS = web.AppKey("stats", ClusterStats)
+#: This instance's HTTP and BBB counters.
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

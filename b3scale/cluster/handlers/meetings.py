@@ -50,16 +50,23 @@ def make_create(services: Services) -> Handler:
         is_breakout = (request.get("isBreakout") or "").lower() == "true"
         tried: set[UUID] = set()
         for _attempt in range(CREATE_ATTEMPTS):
-            placement = await router.place(
-                services.db,
-                ctx.frontend,
-                request.meeting_id,
-                ctx.external_meeting_id,
-                is_breakout=is_breakout,
-                known=ctx.meeting if not tried else None,
-                exclude=frozenset(tried),
-            )
+            try:
+                placement = await router.place(
+                    services.db,
+                    ctx.frontend,
+                    request.meeting_id,
+                    ctx.external_meeting_id,
+                    is_breakout=is_breakout,
+                    known=ctx.meeting if not tried else None,
+                    exclude=frozenset(tried),
+                )
+            except BBBError:
+                services.stats.placements["no_backend"] += 1
+                raise
             meeting = placement.meeting
+            if placement.new:
+                services.stats.placements["placed"] += 1
+                services.stats.placed_on[meeting.backend_host or ""] += 1
             try:
                 response = await client_for(services, meeting).call(request)
             except BackendUnavailable as exc:

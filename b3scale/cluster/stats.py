@@ -1,0 +1,14 @@
+"""Counters the gateway keeps while it works (per instance); /metrics exports them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ClusterStats:
+    #: ("placed" | "no_backend") -> count
+    placements: Counter[str] = field(default_factory=Counter)
+    #: backend host -> meetings placed there by this instance
+    placed_on: Counter[str] = field(default_factory=Counter)

@@ -1,0 +1,176 @@
+"""``GET /metrics``: Prometheus text format (aioprometheus).
+
+Gauges describe the cluster, read from the database at scrape time, so every instance exports
+the same values and they are never older than the scrape. Counters and histograms describe
+this instance's own work (sum them across instances). Label values are bounded: routes are
+templates (``/bbb/{key}/{tail}``), calls are BBB's call names, backends are their URLs,
+frontends their keys; never a meeting ID, a query string, a checksum or a secret.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from aioprometheus.collectors import Counter, Gauge, Histogram, Registry
+from aioprometheus.renderer import render
+
+from b3scale import __version__
+from b3scale.cluster.routing import load
+from b3scale.cluster.stats import ClusterStats
+from b3scale.store.backends import select_backends
+from b3scale.store.db import Database
+from b3scale.store.meetings import select_frontend_load
+from b3scale.web.keys import DATABASE, METRICS, STATS
+
+#: BBB calls get their own label value; anything else is "other".
+KNOWN_CALLS = frozenset(
+    {
+        "",
+        "create",
+        "join",
+        "end",
+        "isMeetingRunning",
+        "getMeetingInfo",
+        "getMeetings",
+        "getRecordings",
+        "publishRecordings",
+        "updateRecordings",
+        "deleteRecordings",
+        "getRecordingTextTracks",
+        "putRecordingTextTrack",
+        "insertDocument",
+        "sendChatMessage",
+    }
+)
+STATES = ("init", "ready", "error", "stopped", "decommissioned")
+LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+
+class Metrics:
+    """This instance's counters; the cluster gauges are made fresh at every scrape."""
+
+    def __init__(self) -> None:
+        # A registry of its own: aioprometheus' default one is process-wide.
+        own = Registry()
+        self.http_requests = Counter(
+            "b3scale_http_requests_total",
+            "HTTP requests by route template, method and status",
+            registry=own,
+        )
+        self.http_latency = Histogram(
+            "b3scale_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            buckets=LATENCY_BUCKETS,
+            registry=own,
+        )
+        self.bbb_requests = Counter(
+            "b3scale_bbb_requests_total",
+            "BBB API calls from frontends by call and result (SUCCESS, FAILED, redirect, ...)",
+            registry=own,
+        )
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.http_requests.inc({"route": route, "method": method, "status": str(status)})
+        self.http_latency.observe({"route": route}, seconds)
+
+    def observe_bbb(self, call: str, result: str) -> None:
+        name = call if call in KNOWN_CALLS else "other"
+        self.bbb_requests.inc({"call": name or "version", "result": result})
+
+    async def render(self, db: Database, stats: ClusterStats, accepts: list[str]) -> web.Response:
+        registry = Registry()
+        for collector in (self.http_requests, self.http_latency, self.bbb_requests):
+            registry.register(collector)
+        placements = Counter(
+            "b3scale_placements_total",
+            "New meetings placed by this instance, or refused (no_backend)",
+            registry=registry,
+        )
+        for result in ("placed", "no_backend"):
+            placements.set({"result": result}, stats.placements[result])
+        info = Gauge("b3scale_build_info", "Version of this instance", registry=registry)
+        info.set({"version": __version__}, 1)
+        await _cluster_gauges(db, registry)
+        body, headers = render(registry, accepts)
+        return web.Response(body=body, headers=headers)
+
+
+async def _cluster_gauges(db: Database, registry: Registry) -> None:
+    def gauge(name: str, doc: str) -> Gauge:
+        return Gauge(name, doc, registry=registry)
+
+    meetings = gauge("b3scale_backend_meetings", "Meetings on the backend (breakouts apart)")
+    breakouts = gauge("b3scale_backend_breakout_rooms", "Breakout rooms on the backend")
+    attendees = gauge("b3scale_backend_attendees", "Attendees on the backend")
+    backend_load = gauge(
+        "b3scale_backend_load", "Placement load: load_factor x max(15 x meetings, attendees)"
+    )
+    factor = gauge("b3scale_backend_load_factor", "The backend's load factor")
+    healthy = gauge("b3scale_backend_healthy", "1 when the backend may take meetings by health")
+    admin = gauge("b3scale_backend_admin_state", "1 for the backend's admin state")
+    node = gauge("b3scale_backend_node_state", "1 for the backend's observed state")
+    latency = gauge("b3scale_backend_latency_seconds", "Round trip of the last successful poll")
+    synced = gauge(
+        "b3scale_backend_last_poll_success_timestamp_seconds",
+        "When the last poll succeeded (Unix time; 0 = never)",
+    )
+    heartbeat = gauge(
+        "b3scale_backend_agent_heartbeat_age_seconds",
+        "Seconds since the node agent's last heartbeat (absent without an agent)",
+    )
+    now = datetime.now(UTC)
+    for b in await select_backends(db):
+        labels = {"backend": b.host}
+        meetings.set(labels, b.meetings_count)
+        breakouts.set(labels, b.breakouts_count)
+        attendees.set(labels, b.attendees_count)
+        backend_load.set(labels, load(b))
+        factor.set(labels, b.load_factor)
+        healthy.set(labels, 1 if b.healthy else 0)
+        for state in STATES:
+            admin.set({**labels, "state": state}, 1 if b.admin_state == state else 0)
+            node.set({**labels, "state": state}, 1 if b.node_state == state else 0)
+        latency.set(labels, b.latency / 1e9)
+        synced.set(labels, b.synced_at.timestamp() if b.synced_at else 0)
+        if b.agent_heartbeat is not None:
+            heartbeat.set(labels, max(0.0, (now - b.agent_heartbeat).total_seconds()))
+    fe_meetings = gauge("b3scale_frontend_meetings", "The frontend's meetings")
+    fe_attendees = gauge("b3scale_frontend_attendees", "Attendees in the frontend's meetings")
+    for row in await select_frontend_load(db):
+        fe_meetings.set({"frontend": row["key"]}, row["meetings"])
+        fe_attendees.set({"frontend": row["key"]}, int(row["attendees"]))
+
+
+def route_template(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def metrics_middleware(metrics: Metrics) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.monotonic()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            metrics.observe_http(
+                route_template(request), request.method, status, time.monotonic() - started
+            )
+
+    return middleware
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    app = request.app
+    return await app[METRICS].render(
+        app[DATABASE], app[STATS], request.headers.getall("Accept", [])
+    )

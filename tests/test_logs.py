@@ -1,0 +1,141 @@
+"""With B3SCALE_LOG_LEVEL=debug, a full create/join/end cycle leaves no secret in the logs."""
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from b3scale.bbb.request import Request
+from b3scale.web.api.auth import sign_token
+from tests.support.pg import admin_execute, dsn_for
+from tests.support.process import ROOT, Serve, clean_env
+from tests.support.services import free_port
+
+API_SECRET = "api-secret-that-must-not-leak-0123456789"
+FRONTEND_SECRET = "frontend-secret-that-must-not-leak"
+PASSWORDS = ("moderator-pw-not-in-logs", "attendee-pw-not-in-logs")
+
+
+@pytest.fixture
+def sim_node() -> Iterator[dict[str, str]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "b3scale",
+            "sim",
+            "--nodes",
+            "1",
+            "--base-port",
+            str(port),
+            "--secret-prefix",
+            "node-secret-not-in-logs-",
+            "--json",
+        ],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    node = json.loads(proc.stdout.readline())[0]
+    yield node
+    proc.terminate()
+    proc.wait(timeout=10)
+    proc.stdout.close()
+
+
+def http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url, method=method, data=json.dumps(body).encode() if body else None
+    )
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+        request.add_header("Content-Type", "application/json")
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_debug_logs_hold_no_secrets(pg_admin_dsn: str, sim_node: dict[str, str]) -> None:
+    name = f"b3scale_logs_{uuid.uuid4().hex[:8]}"
+    asyncio.run(admin_execute(pg_admin_dsn, f"CREATE DATABASE {name}"))
+    token = sign_token(API_SECRET, "admin", "b3scale:admin", 600)
+    checksums: list[str] = []
+    with Serve(
+        B3SCALE_DB_URL=dsn_for(pg_admin_dsn, name),
+        B3SCALE_API_JWT_SECRET=API_SECRET,
+        B3SCALE_LOG_LEVEL="debug",
+        B3SCALE_LOG_FORMAT="structured",
+        B3SCALE_POLL_INTERVAL="1",
+    ) as serve:
+        serve.wait_healthy()
+        api = f"{serve.url}/api/v1"
+        assert (
+            http(
+                "POST",
+                f"{api}/backends",
+                {"bbb": {"host": sim_node["api_url"], "secret": sim_node["secret"]}},
+                token,
+            )[0]
+            == 201
+        )
+        assert (
+            http(
+                "POST", f"{api}/frontends", {"bbb": {"key": "fe", "secret": FRONTEND_SECRET}}, token
+            )[0]
+            == 201
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            backends = json.loads(http("GET", f"{api}/backends", token=token)[1])
+            if backends[0]["healthy"]:
+                break
+            time.sleep(0.2)
+
+        def bbb(call: str, params: dict[str, str]) -> tuple[int, bytes]:
+            query = Request.build(call, params).signed_query(FRONTEND_SECRET)
+            checksums.append(query.rsplit("checksum=", 1)[1])
+            return http("GET", f"{serve.url}/bbb/fe/bigbluebutton/api/{call}?{query}")
+
+        status, body = bbb(
+            "create",
+            {
+                "meetingID": "secret-room",
+                "name": "Room",
+                "moderatorPW": PASSWORDS[0],
+                "attendeePW": PASSWORDS[1],
+            },
+        )
+        assert b"SUCCESS" in body, body
+        status, _ = bbb(
+            "join", {"meetingID": "secret-room", "fullName": "Eve", "password": PASSWORDS[0]}
+        )
+        assert status == 302
+        assert b"SUCCESS" in bbb("getMeetingInfo", {"meetingID": "secret-room"})[1]
+        assert b"SUCCESS" in bbb("end", {"meetingID": "secret-room", "password": PASSWORDS[0]})[1]
+        assert serve.stop() == 0
+        logs = serve.output
+    asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE {name} WITH (FORCE)"))
+
+    assert '"level": "debug"' in logs or '"level": "info"' in logs
+    assert "/bbb/fe/bigbluebutton/api/create" in logs  # the access log is there...
+    for secret in (API_SECRET, FRONTEND_SECRET, sim_node["secret"], token, *PASSWORDS, *checksums):
+        assert secret not in logs  # ...but never a secret, a password or a checksum
+    assert "checksum=" not in logs
