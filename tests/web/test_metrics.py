@@ -86,3 +86,26 @@ async def test_metrics_after_traffic(db: Database, gateway: App, fleet: list[Sim
         for labels, _ in series:
             for label_value in labels.values():
                 assert not any(f in label_value for f in forbidden), (name, labels)
+
+
+async def test_the_dashboard_uses_only_metrics_we_export(db: Database, gateway: App) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    await insert_frontend(db, "fe", "s")
+    sim = SimNode(secret="x")
+    await sim.start()
+    try:
+        backend = await backend_store.insert_backend(db, sim.api_url, sim.secret)
+        await gateway.app[CONTROLLER].poll(backend)
+        await FrontendClient(gateway, "fe", "s").call("getMeetings")
+        await db.execute("UPDATE backends SET agent_heartbeat = now()")
+        async with gateway.get("/metrics") as resp:
+            exported = set(samples(await resp.text()))
+    finally:
+        await sim.close()
+    dashboard = Path(__file__).resolve().parents[2] / "contrib" / "grafana-dashboard.json"
+    exprs = [t["expr"] for p in json.loads(dashboard.read_text())["panels"] for t in p["targets"]]
+    used = {name for e in exprs for name in re.findall(r"b3scale_[a-z_]+", e)}
+    assert used and used <= exported, used - exported
