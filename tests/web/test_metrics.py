@@ -1,5 +1,9 @@
 """/metrics: parses as Prometheus text, agrees with the database, leaks nothing."""
 
+import json
+import re
+from pathlib import Path
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from b3scale.cluster import meeting_ids
@@ -10,6 +14,8 @@ from b3scale.store.frontends import insert_frontend
 from b3scale.web.keys import CONTROLLER
 from tests.support.bbbclient import FrontendClient
 from tests.web.test_gateway import App
+
+DASHBOARD = (Path(__file__).resolve().parents[2] / "contrib" / "grafana-dashboard.json").read_text()
 
 
 def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -89,10 +95,6 @@ async def test_metrics_after_traffic(db: Database, gateway: App, fleet: list[Sim
 
 
 async def test_the_dashboard_uses_only_metrics_we_export(db: Database, gateway: App) -> None:
-    import json
-    import re
-    from pathlib import Path
-
     await insert_frontend(db, "fe", "s")
     sim = SimNode(secret="x")
     await sim.start()
@@ -105,7 +107,6 @@ async def test_the_dashboard_uses_only_metrics_we_export(db: Database, gateway: 
             exported = set(samples(await resp.text()))
     finally:
         await sim.close()
-    dashboard = Path(__file__).resolve().parents[2] / "contrib" / "grafana-dashboard.json"
-    exprs = [t["expr"] for p in json.loads(dashboard.read_text())["panels"] for t in p["targets"]]
+    exprs = [t["expr"] for p in json.loads(DASHBOARD)["panels"] for t in p["targets"]]
     used = {name for e in exprs for name in re.findall(r"b3scale_[a-z_]+", e)}
     assert used and used <= exported, used - exported
