@@ -1,0 +1,301 @@
+"""The b3scale benchmark: ``./build.sh bench`` (or ``python -m bench.run [--quick]``).
+
+Starts a throwaway PostgreSQL, a fleet of simulated BBB nodes (``b3scale sim``), and
+``b3scale serve``; registers frontends and backends through the REST API; then drives a bounded
+load per scenario and prints a table (and writes JSON to bench/results/). The ceilings, a bare
+aiohttp handler and a bare aiohttp proxy to one node, run in the same run on the same machine,
+so the ratios compare like with like. Not a test: nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from b3scale.bbb.request import Request
+from b3scale.store.embedded import LocalCluster
+from b3scale.web.api.auth import sign_token
+from bench.load import Result, drive, have_wrk, wrk
+
+ROOT = Path(__file__).resolve().parents[1]
+API_SECRET = "bench-api-secret-0123456789-abcdefghijklmnop"
+CONCURRENCY = 64
+
+
+@dataclass(frozen=True)
+class Plan:
+    nodes: int
+    frontends: int
+    meetings_per_frontend: int
+    burst: int
+    big_cluster: int
+    seconds: float
+    requests: int
+
+
+FULL = Plan(nodes=20, frontends=20, meetings_per_frontend=100, burst=200, big_cluster=10_000,
+            seconds=8, requests=2000)
+QUICK = Plan(nodes=3, frontends=3, meetings_per_frontend=20, burst=30, big_cluster=80,
+             seconds=float(os.environ.get("BENCH_SECONDS", "1")), requests=100)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+def api(method: str, url: str, body: Any = None) -> Any:
+    token = sign_token(API_SECRET, "bench", "b3scale:admin", 3600)
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
+        return json.loads(resp.read())
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str] | None = None,
+            log: Path | None = None) -> Iterator[subprocess.Popen[str]]:
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE if log is None else out,
+                            stderr=subprocess.STDOUT if log else subprocess.DEVNULL, text=True,
+                            cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if proc.stdout:
+            proc.stdout.close()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+class Bench:
+    def __init__(self, plan: Plan, workdir: Path) -> None:
+        self.plan = plan
+        self.workdir = workdir
+        self.results: list[Result] = []
+        self.facts: dict[str, Any] = {}
+
+    def gateway_url(self, base: str, key: str, call: str, params: dict[str, str]) -> str:
+        query = Request.build(call, params).signed_query(f"{key}-secret")
+        return f"{base}/bbb/{key}/bigbluebutton/api/{call}?{query}"
+
+    def get(self, scenario: str, url: str, ok: tuple[int, ...] = (200,)) -> Result:
+        """A repeatable GET: wrk when installed, else the aiohttp client."""
+        if have_wrk():
+            result = wrk(scenario, url, CONCURRENCY, self.plan.seconds)
+        else:
+            result = asyncio.run(drive(scenario, lambda i: url, self.plan.requests * 5,
+                                       CONCURRENCY, ok_status=ok, time_cap=self.plan.seconds))
+        self.results.append(result)
+        return result
+
+    def run(self) -> None:
+        plan = self.plan
+        cluster = LocalCluster(self.workdir / "pg", tcp_port=free_port(), durable=False)
+        (self.workdir / "pg").mkdir(parents=True)
+        (self.workdir / "pg").chmod(0o755)
+        self.workdir.chmod(0o755)
+        cluster.start()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("B3SCALE_")}
+        try:
+            self._run(cluster, env)
+        finally:
+            cluster.stop()
+
+    def _run(self, cluster: LocalCluster, env: dict[str, str]) -> None:
+        plan = self.plan
+        sim_port, serve_port = free_port(), free_port()
+        while sim_port + plan.nodes >= 65535:
+            sim_port = free_port()
+        dsn = f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres"
+        b3 = [sys.executable, "-m", "b3scale"]
+        with process([*b3, "sim", "--nodes", str(plan.nodes), "--base-port", str(sim_port),
+                      "--json"], env) as sim, \
+             process([*b3, "serve"], {**env, "B3SCALE_DB_URL": dsn,
+                                      "B3SCALE_DB_POOL_SIZE": "32",
+                                      "B3SCALE_API_JWT_SECRET": API_SECRET,
+                                      "B3SCALE_LISTEN_HTTP": f"127.0.0.1:{serve_port}"},
+                     self.workdir / "serve.log") as serve:
+            assert sim.stdout is not None
+            nodes = json.loads(sim.stdout.readline())
+            base = f"http://127.0.0.1:{serve_port}"
+            wait_http(f"{base}/healthz")
+            self.facts["serve_rss_mb_idle"] = rss_mb(serve.pid)
+            for node in nodes:
+                api("POST", f"{base}/api/v1/backends",
+                    {"bbb": {"host": node["api_url"], "secret": node["secret"]}})
+            keys = [f"fe{i}" for i in range(plan.frontends)]
+            for key in keys:
+                api("POST", f"{base}/api/v1/frontends",
+                    {"bbb": {"key": key, "secret": f"{key}-secret"}})
+            deadline = time.monotonic() + 30
+            while not all(b["healthy"] for b in api("GET", f"{base}/api/v1/backends")):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("backends not healthy after 30 s")
+                time.sleep(0.2)
+            self._scenarios(base, keys, nodes, serve.pid)
+
+    def _scenarios(self, base: str, keys: list[str], nodes: list[dict[str, str]],
+                   serve_pid: int) -> None:
+        plan = self.plan
+        # 1. Burst placement: simultaneous creates on an empty cluster.
+        burst = asyncio.run(drive(
+            "burst create", lambda i: self.gateway_url(base, keys[0], "create",
+                                                       {"meetingID": f"burst-{i}", "name": "B"}),
+            plan.burst, plan.burst))
+        self.results.append(burst)
+        counts = [b["meetings_count"] for b in api("GET", f"{base}/api/v1/backends")]
+        mean = sum(counts) / len(counts)
+        self.facts["burst"] = {"creates": plan.burst, "per_backend_max": max(counts),
+                               "per_backend_mean": round(mean, 2),
+                               "max_over_mean": round(max(counts) / mean, 3) if mean else None}
+        # 2. Create: new meetings, until every frontend has its share.
+        total = plan.frontends * plan.meetings_per_frontend - plan.burst
+
+        def create_url(i: int) -> str:
+            key = keys[1 + i % (len(keys) - 1)] if len(keys) > 1 else keys[0]
+            return self.gateway_url(base, key, "create", {"meetingID": f"m-{i}", "name": "M"})
+
+        self.results.append(asyncio.run(drive("create", create_url, total, CONCURRENCY)))
+        self.facts["meetings_in_cluster"] = plan.frontends * plan.meetings_per_frontend
+        # 3. The GET calls, on meetings that exist.
+        self.get("join", self.gateway_url(base, keys[0], "join", {
+            "meetingID": "burst-1", "fullName": "Bench User", "role": "viewer"}), ok=(302,))
+        self.get("getMeetings", self.gateway_url(base, keys[0], "getMeetings", {}))
+        self.get("isMeetingRunning", self.gateway_url(base, keys[0], "isMeetingRunning",
+                                                      {"meetingID": "burst-1"}))
+        self.get("getMeetingInfo", self.gateway_url(base, keys[0], "getMeetingInfo",
+                                                    {"meetingID": "burst-1"}))
+        # 4. The ceilings, on the same machine in the same run.
+        bare_port, proxy_port = free_port(), free_port()
+        with process([sys.executable, "-m", "bench.bare", "redirect", str(bare_port)]), \
+             process([sys.executable, "-m", "bench.bare", "proxy", str(proxy_port),
+                      nodes[0]["api_url"], nodes[0]["secret"]]):
+            wait_port(bare_port)
+            wait_port(proxy_port)
+            self.get("ceiling: bare handler", f"http://127.0.0.1:{bare_port}/join", ok=(302,))
+            proxy_query = lambda i: Request.build(  # noqa: E731
+                "create", {"meetingID": f"proxy-{i}", "name": "P"}).query
+            self.results.append(asyncio.run(drive(
+                "ceiling: bare proxy create",
+                lambda i: f"http://127.0.0.1:{proxy_port}/create?{proxy_query(i)}",
+                total, CONCURRENCY)))
+        # 5. Memory at a big cluster.
+        more = plan.big_cluster - self.facts["meetings_in_cluster"]
+        if more > 0:
+            filler = asyncio.run(drive(
+                "fill to big cluster", lambda i: self.gateway_url(
+                    base, keys[i % len(keys)], "create", {"meetingID": f"fill-{i}", "name": "F"}),
+                more, CONCURRENCY, time_cap=600))
+            self.facts["fill_errors"] = filler.errors
+        self.facts["serve_rss_mb_big_cluster"] = rss_mb(serve_pid)
+        self.facts["big_cluster_meetings"] = plan.big_cluster
+
+    def report(self) -> dict[str, Any]:
+        by_name = {r.scenario: r for r in self.results}
+
+        def ratio(ours: str, ceiling: str) -> float | None:
+            a, b = by_name.get(ours), by_name.get(ceiling)
+            return round(a.rps / b.rps, 3) if a and b and b.rps else None
+
+        self.facts["ratios"] = {
+            "join / bare handler": ratio("join", "ceiling: bare handler"),
+            "create / bare proxy": ratio("create", "ceiling: bare proxy create"),
+        }
+        return {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "platform": platform.platform(), "load_tool": "wrk" if have_wrk()
+                        else "aiohttp-client", "concurrency": CONCURRENCY},
+            "plan": self.plan.__dict__,
+            "results": [r.as_dict() for r in self.results],
+            "facts": self.facts,
+        }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    header = f"{'scenario':<28}{'tool':>16}{'requests':>10}{'errors':>8}{'req/s':>10}" \
+             f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    print(header)
+    print("-" * len(header))
+    for r in report["results"]:
+        print(f"{r['scenario']:<28}{r['tool']:>16}{r['requests']:>10}{r['errors']:>8}"
+              f"{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}")
+    print()
+    print(json.dumps(report["facts"], indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke run (seconds)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
+                        help="folder for the JSON report")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="b3scale-bench-", dir="/tmp"))
+    bench = Bench(QUICK if args.quick else FULL, workdir)
+    try:
+        bench.run()
+    finally:
+        report = bench.report()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print_table(report)
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = "quick" if args.quick else time.strftime("%Y%m%d-%H%M%S")
+    (args.out / f"{name}.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
