@@ -22,8 +22,11 @@ PAGE = b"<html><body><a href='http://node.example/join'>Continue</a></body></htm
 
 
 async def redirect(request: web.Request) -> web.Response:
-    return web.Response(body=PAGE, status=302, headers={"Location": "http://node.example/join",
-                                                        "Content-Type": "text/html"})
+    return web.Response(
+        body=PAGE,
+        status=302,
+        headers={"Location": "http://node.example/join", "Content-Type": "text/html"},
+    )
 
 
 def proxy_app(node_api: str, secret: str) -> web.Application:
@@ -39,8 +42,7 @@ def proxy_app(node_api: str, secret: str) -> web.Application:
         url = URL(f"{node_api}{call}?{query}&checksum={digest}", encoded=True)
         async with request.app[SESSION].get(url) as resp:
             body = await resp.read()
-            return web.Response(body=body, status=resp.status,
-                                content_type="text/xml")
+            return web.Response(body=body, status=resp.status, content_type="text/xml")
 
     app = web.Application()
     app.cleanup_ctx.append(session_ctx)

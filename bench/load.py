@@ -61,8 +61,9 @@ async def drive(
                 next_index += 1
                 started = time.perf_counter()
                 try:
-                    async with session.get(URL(make_url(index), encoded=True),
-                                           allow_redirects=False) as resp:
+                    async with session.get(
+                        URL(make_url(index), encoded=True), allow_redirects=False
+                    ) as resp:
                         body = await resp.read()
                         good = resp.status in ok_status and b"<returncode>FAILED" not in body
                 except aiohttp.ClientError:
@@ -75,9 +76,14 @@ async def drive(
         elapsed = time.monotonic() - started
     latencies.sort()
     return Result(
-        scenario, "aiohttp-client", len(latencies), errors, round(elapsed, 2),
+        scenario,
+        "aiohttp-client",
+        len(latencies),
+        errors,
+        round(elapsed, 2),
         round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-        round(percentile(latencies, 0.5) * 1000, 2), round(percentile(latencies, 0.99) * 1000, 2),
+        round(percentile(latencies, 0.5) * 1000, 2),
+        round(percentile(latencies, 0.99) * 1000, 2),
         round((latencies[-1] if latencies else 0) * 1000, 2),
     )
 
@@ -97,9 +103,17 @@ def have_wrk() -> bool:
 def wrk(scenario: str, url: str, connections: int, seconds: float, threads: int = 1) -> Result:
     """wrk on one URL (the same signed GET again and again) for ``seconds``."""
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-         url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     percentiles = {m[1]: float(m[2]) * _UNIT[m[3]] for m in _WRK_LATENCY.finditer(out)}
     total = _WRK_TOTAL.search(out)
@@ -110,7 +124,13 @@ def wrk(scenario: str, url: str, connections: int, seconds: float, threads: int 
     socket = _WRK_ERRORS.search(out)
     errors = (int(non2xx[1]) if non2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
     return Result(
-        scenario, "wrk", requests, errors, round(elapsed, 2), round(requests / elapsed, 1),
-        round(percentiles.get("50", 0.0), 2), round(percentiles.get("99", 0.0), 2),
+        scenario,
+        "wrk",
+        requests,
+        errors,
+        round(elapsed, 2),
+        round(requests / elapsed, 1),
+        round(percentiles.get("50", 0.0), 2),
+        round(percentiles.get("99", 0.0), 2),
         round(float(maximum[1]) * _UNIT[maximum[2]], 2) if maximum else 0.0,
     )

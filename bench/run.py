@@ -33,7 +33,7 @@ from b3scale.web.api.auth import sign_token
 from bench.load import Result, drive, have_wrk, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
-API_SECRET = "bench-api-secret-0123456789-abcdefghijklmnop"
+API_SECRET = "bench-api-secret-0123456789-abcdefghijklmnop"  # noqa: S105 - a throwaway server
 CONCURRENCY = 64
 
 
@@ -48,10 +48,24 @@ class Plan:
     requests: int
 
 
-FULL = Plan(nodes=20, frontends=20, meetings_per_frontend=100, burst=200, big_cluster=10_000,
-            seconds=8, requests=2000)
-QUICK = Plan(nodes=3, frontends=3, meetings_per_frontend=20, burst=30, big_cluster=80,
-             seconds=float(os.environ.get("BENCH_SECONDS", "1")), requests=100)
+FULL = Plan(
+    nodes=20,
+    frontends=20,
+    meetings_per_frontend=100,
+    burst=200,
+    big_cluster=10_000,
+    seconds=8,
+    requests=2000,
+)
+QUICK = Plan(
+    nodes=3,
+    frontends=3,
+    meetings_per_frontend=20,
+    burst=30,
+    big_cluster=80,
+    seconds=float(os.environ.get("BENCH_SECONDS", "1")),
+    requests=100,
+)
 
 
 def free_port() -> int:
@@ -102,12 +116,18 @@ def rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str] | None = None,
-            log: Path | None = None) -> Iterator[subprocess.Popen[str]]:
+def process(
+    args: list[str], env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE if log is None else out,
-                            stderr=subprocess.STDOUT if log else subprocess.DEVNULL, text=True,
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE if log is None else out,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         yield proc
     finally:
@@ -138,13 +158,20 @@ class Bench:
         if have_wrk():
             result = wrk(scenario, url, CONCURRENCY, self.plan.seconds)
         else:
-            result = asyncio.run(drive(scenario, lambda i: url, self.plan.requests * 5,
-                                       CONCURRENCY, ok_status=ok, time_cap=self.plan.seconds))
+            result = asyncio.run(
+                drive(
+                    scenario,
+                    lambda i: url,
+                    self.plan.requests * 5,
+                    CONCURRENCY,
+                    ok_status=ok,
+                    time_cap=self.plan.seconds,
+                )
+            )
         self.results.append(result)
         return result
 
     def run(self) -> None:
-        plan = self.plan
         cluster = LocalCluster(self.workdir / "pg", tcp_port=free_port(), durable=False)
         (self.workdir / "pg").mkdir(parents=True)
         (self.workdir / "pg").chmod(0o755)
@@ -163,25 +190,41 @@ class Bench:
             sim_port = free_port()
         dsn = f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres"
         b3 = [sys.executable, "-m", "b3scale"]
-        with process([*b3, "sim", "--nodes", str(plan.nodes), "--base-port", str(sim_port),
-                      "--json"], env) as sim, \
-             process([*b3, "serve"], {**env, "B3SCALE_DB_URL": dsn,
-                                      "B3SCALE_DB_POOL_SIZE": "32",
-                                      "B3SCALE_API_JWT_SECRET": API_SECRET,
-                                      "B3SCALE_LISTEN_HTTP": f"127.0.0.1:{serve_port}"},
-                     self.workdir / "serve.log") as serve:
+        with (
+            process(
+                [*b3, "sim", "--nodes", str(plan.nodes), "--base-port", str(sim_port), "--json"],
+                env,
+            ) as sim,
+            process(
+                [*b3, "serve"],
+                {
+                    **env,
+                    "B3SCALE_DB_URL": dsn,
+                    "B3SCALE_DB_POOL_SIZE": "32",
+                    "B3SCALE_API_JWT_SECRET": API_SECRET,
+                    "B3SCALE_LISTEN_HTTP": f"127.0.0.1:{serve_port}",
+                },
+                self.workdir / "serve.log",
+            ) as serve,
+        ):
             assert sim.stdout is not None
             nodes = json.loads(sim.stdout.readline())
             base = f"http://127.0.0.1:{serve_port}"
             wait_http(f"{base}/healthz")
             self.facts["serve_rss_mb_idle"] = rss_mb(serve.pid)
             for node in nodes:
-                api("POST", f"{base}/api/v1/backends",
-                    {"bbb": {"host": node["api_url"], "secret": node["secret"]}})
+                api(
+                    "POST",
+                    f"{base}/api/v1/backends",
+                    {"bbb": {"host": node["api_url"], "secret": node["secret"]}},
+                )
             keys = [f"fe{i}" for i in range(plan.frontends)]
             for key in keys:
-                api("POST", f"{base}/api/v1/frontends",
-                    {"bbb": {"key": key, "secret": f"{key}-secret"}})
+                api(
+                    "POST",
+                    f"{base}/api/v1/frontends",
+                    {"bbb": {"key": key, "secret": f"{key}-secret"}},
+                )
             deadline = time.monotonic() + 30
             while not all(b["healthy"] for b in api("GET", f"{base}/api/v1/backends")):
                 if time.monotonic() > deadline:
@@ -189,20 +232,30 @@ class Bench:
                 time.sleep(0.2)
             self._scenarios(base, keys, nodes, serve.pid)
 
-    def _scenarios(self, base: str, keys: list[str], nodes: list[dict[str, str]],
-                   serve_pid: int) -> None:
+    def _scenarios(
+        self, base: str, keys: list[str], nodes: list[dict[str, str]], serve_pid: int
+    ) -> None:
         plan = self.plan
         # 1. Burst placement: simultaneous creates on an empty cluster.
-        burst = asyncio.run(drive(
-            "burst create", lambda i: self.gateway_url(base, keys[0], "create",
-                                                       {"meetingID": f"burst-{i}", "name": "B"}),
-            plan.burst, plan.burst))
+        burst = asyncio.run(
+            drive(
+                "burst create",
+                lambda i: self.gateway_url(
+                    base, keys[0], "create", {"meetingID": f"burst-{i}", "name": "B"}
+                ),
+                plan.burst,
+                plan.burst,
+            )
+        )
         self.results.append(burst)
         counts = [b["meetings_count"] for b in api("GET", f"{base}/api/v1/backends")]
         mean = sum(counts) / len(counts)
-        self.facts["burst"] = {"creates": plan.burst, "per_backend_max": max(counts),
-                               "per_backend_mean": round(mean, 2),
-                               "max_over_mean": round(max(counts) / mean, 3) if mean else None}
+        self.facts["burst"] = {
+            "creates": plan.burst,
+            "per_backend_max": max(counts),
+            "per_backend_mean": round(mean, 2),
+            "max_over_mean": round(max(counts) / mean, 3) if mean else None,
+        }
         # 2. Create: new meetings, until every frontend has its share.
         total = plan.frontends * plan.meetings_per_frontend - plan.burst
 
@@ -213,34 +266,72 @@ class Bench:
         self.results.append(asyncio.run(drive("create", create_url, total, CONCURRENCY)))
         self.facts["meetings_in_cluster"] = plan.frontends * plan.meetings_per_frontend
         # 3. The GET calls, on meetings that exist.
-        self.get("join", self.gateway_url(base, keys[0], "join", {
-            "meetingID": "burst-1", "fullName": "Bench User", "role": "viewer"}), ok=(302,))
+        self.get(
+            "join",
+            self.gateway_url(
+                base,
+                keys[0],
+                "join",
+                {"meetingID": "burst-1", "fullName": "Bench User", "role": "viewer"},
+            ),
+            ok=(302,),
+        )
         self.get("getMeetings", self.gateway_url(base, keys[0], "getMeetings", {}))
-        self.get("isMeetingRunning", self.gateway_url(base, keys[0], "isMeetingRunning",
-                                                      {"meetingID": "burst-1"}))
-        self.get("getMeetingInfo", self.gateway_url(base, keys[0], "getMeetingInfo",
-                                                    {"meetingID": "burst-1"}))
+        self.get(
+            "isMeetingRunning",
+            self.gateway_url(base, keys[0], "isMeetingRunning", {"meetingID": "burst-1"}),
+        )
+        self.get(
+            "getMeetingInfo",
+            self.gateway_url(base, keys[0], "getMeetingInfo", {"meetingID": "burst-1"}),
+        )
         # 4. The ceilings, on the same machine in the same run.
         bare_port, proxy_port = free_port(), free_port()
-        with process([sys.executable, "-m", "bench.bare", "redirect", str(bare_port)]), \
-             process([sys.executable, "-m", "bench.bare", "proxy", str(proxy_port),
-                      nodes[0]["api_url"], nodes[0]["secret"]]):
+        with (
+            process([sys.executable, "-m", "bench.bare", "redirect", str(bare_port)]),
+            process(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.bare",
+                    "proxy",
+                    str(proxy_port),
+                    nodes[0]["api_url"],
+                    nodes[0]["secret"],
+                ]
+            ),
+        ):
             wait_port(bare_port)
             wait_port(proxy_port)
             self.get("ceiling: bare handler", f"http://127.0.0.1:{bare_port}/join", ok=(302,))
-            proxy_query = lambda i: Request.build(  # noqa: E731
-                "create", {"meetingID": f"proxy-{i}", "name": "P"}).query
-            self.results.append(asyncio.run(drive(
-                "ceiling: bare proxy create",
-                lambda i: f"http://127.0.0.1:{proxy_port}/create?{proxy_query(i)}",
-                total, CONCURRENCY)))
+
+            def proxy_query(i: int) -> str:
+                return Request.build("create", {"meetingID": f"proxy-{i}", "name": "P"}).query
+
+            self.results.append(
+                asyncio.run(
+                    drive(
+                        "ceiling: bare proxy create",
+                        lambda i: f"http://127.0.0.1:{proxy_port}/create?{proxy_query(i)}",
+                        total,
+                        CONCURRENCY,
+                    )
+                )
+            )
         # 5. Memory at a big cluster.
         more = plan.big_cluster - self.facts["meetings_in_cluster"]
         if more > 0:
-            filler = asyncio.run(drive(
-                "fill to big cluster", lambda i: self.gateway_url(
-                    base, keys[i % len(keys)], "create", {"meetingID": f"fill-{i}", "name": "F"}),
-                more, CONCURRENCY, time_cap=600))
+            filler = asyncio.run(
+                drive(
+                    "fill to big cluster",
+                    lambda i: self.gateway_url(
+                        base, keys[i % len(keys)], "create", {"meetingID": f"fill-{i}", "name": "F"}
+                    ),
+                    more,
+                    CONCURRENCY,
+                    time_cap=600,
+                )
+            )
             self.facts["fill_errors"] = filler.errors
         self.facts["serve_rss_mb_big_cluster"] = rss_mb(serve_pid)
         self.facts["big_cluster_meetings"] = plan.big_cluster
@@ -257,9 +348,13 @@ class Bench:
             "create / bare proxy": ratio("create", "ceiling: bare proxy create"),
         }
         return {
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "platform": platform.platform(), "load_tool": "wrk" if have_wrk()
-                        else "aiohttp-client", "concurrency": CONCURRENCY},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "load_tool": "wrk" if have_wrk() else "aiohttp-client",
+                "concurrency": CONCURRENCY,
+            },
             "plan": self.plan.__dict__,
             "results": [r.as_dict() for r in self.results],
             "facts": self.facts,
@@ -267,13 +362,17 @@ class Bench:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    header = f"{'scenario':<28}{'tool':>16}{'requests':>10}{'errors':>8}{'req/s':>10}" \
-             f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    header = (
+        f"{'scenario':<28}{'tool':>16}{'requests':>10}{'errors':>8}{'req/s':>10}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    )
     print(header)
     print("-" * len(header))
     for r in report["results"]:
-        print(f"{r['scenario']:<28}{r['tool']:>16}{r['requests']:>10}{r['errors']:>8}"
-              f"{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}")
+        print(
+            f"{r['scenario']:<28}{r['tool']:>16}{r['requests']:>10}{r['errors']:>8}"
+            f"{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}"
+        )
     print()
     print(json.dumps(report["facts"], indent=2))
 
@@ -281,8 +380,9 @@ def print_table(report: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run (seconds)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
-                        help="folder for the JSON report")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results", help="folder for the JSON report"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="b3scale-bench-", dir="/tmp"))
     bench = Bench(QUICK if args.quick else FULL, workdir)

@@ -58,14 +58,20 @@ class Session:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
+    def _names(self) -> list[str]:
+        return [column[0] for column in self._cursor.description]
+
     async def fetch_all(self, query: LiteralString, params: Params = None) -> list[Row]:
         await self._cursor.execute(query, params)
-        return [dict(row) for row in await self._cursor.fetchall()]
+        rows = await self._cursor.fetchall()
+        names = self._names()
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def fetch_one(self, query: LiteralString, params: Params = None) -> Row | None:
         await self._cursor.execute(query, params)
         row = await self._cursor.fetchone()
-        return dict(row) if row is not None else None
+        # Plain tuples zipped with the column names: cheaper than psycopg2's dict cursors.
+        return dict(zip(self._names(), row, strict=True)) if row is not None else None
 
     async def fetch_value(self, query: LiteralString, params: Params = None) -> Any:
         row = await self.fetch_one(query, params)
@@ -77,25 +83,81 @@ class Session:
         return int(self._cursor.rowcount)
 
 
-class Notifications:
-    """The NOTIFY payloads arriving on one listening connection."""
+_CLOSED = object()
 
-    def __init__(self, queue: Any) -> None:  # aiopg.utils.ClosableQueue
+
+class Notifications:
+    """The NOTIFY payloads of one channel, for one listener."""
+
+    def __init__(self, queue: asyncio.Queue[object]) -> None:
         self._queue = queue
 
     async def get(self, timeout: float | None = None) -> str:
-        """The next payload; raises TimeoutError when none arrives within ``timeout``."""
+        """The next payload; TimeoutError after ``timeout``; DatabaseError when the listening
+        connection is lost (listen again)."""
         async with asyncio.timeout(timeout):
-            notify = await self._queue.get()
-        return str(notify.payload)
+            item = await self._queue.get()
+        if item is _CLOSED:
+            raise psycopg2.OperationalError("the LISTEN connection was lost")
+        return str(item)
+
+
+class _ListenHub:
+    """One connection, outside the pool, that LISTENs for every channel of a Database."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._queues: dict[str, set[asyncio.Queue[object]]] = {}
+        self._lock = asyncio.Lock()
+        self.closed = False
+        self._pump_task = asyncio.create_task(self._pump())
+
+    async def subscribe(self, channel: LiteralString) -> asyncio.Queue[object]:
+        async with self._lock:
+            if channel not in self._queues:
+                async with self._conn.cursor() as cursor:
+                    await cursor.execute("LISTEN " + channel)
+                self._queues[channel] = set()
+            queue: asyncio.Queue[object] = asyncio.Queue()
+            self._queues[channel].add(queue)
+            return queue
+
+    def unsubscribe(self, channel: str, queue: asyncio.Queue[object]) -> None:
+        self._queues.get(channel, set()).discard(queue)
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                notify = await self._conn.notifies.get()
+                for queue in self._queues.get(notify.channel, ()):
+                    queue.put_nowait(notify.payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the connection died, in whatever way aiopg reports it
+            log.warning("LISTEN connection lost", extra={"error": str(exc) or type(exc).__name__})
+        finally:
+            self.closed = True
+            for queues in self._queues.values():
+                for queue in queues:
+                    queue.put_nowait(_CLOSED)
+
+    async def close(self) -> None:
+        self._pump_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._pump_task
+        self._conn.close()
 
 
 class Database:
     """A pool of connections to one PostgreSQL database."""
 
-    def __init__(self, pool: aiopg.Pool, dsn: str) -> None:
+    def __init__(self, pool: aiopg.Pool, dsn: str, name: str = "b3scale") -> None:
         self._pool = pool
         self.dsn = dsn
+        self._name = name
+        self._hub: _ListenHub | None = None
+        self._hub_lock = asyncio.Lock()
+        self._closed = False
 
     @classmethod
     async def connect(
@@ -112,16 +174,20 @@ class Database:
                 minsize=1,
                 maxsize=pool_size,
                 timeout=timeout,
-                cursor_factory=psycopg2.extras.RealDictCursor,
             )
         except (TimeoutError, psycopg2.Error, OSError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DatabaseUnavailable(
                 f"cannot connect to the database ({redact_dsn(dsn)}): {reason}"
             ) from None
-        return cls(pool, dsn)
+        return cls(pool, dsn, name)
 
     async def close(self) -> None:
+        self._closed = True
+        async with self._hub_lock:  # waits for a LISTEN connection being opened right now
+            if self._hub is not None:
+                await self._hub.close()
+                self._hub = None
         self._pool.close()
         await self._pool.wait_closed()
 
@@ -143,16 +209,32 @@ class Database:
 
     @asynccontextmanager
     async def listen(self, channel: LiteralString) -> AsyncIterator[Notifications]:
-        """LISTEN on ``channel`` with a connection held for the block; yields the payloads."""
-        async with self._pool.acquire() as conn:
-            async with conn.cursor() as cursor:
-                await cursor.execute("LISTEN " + channel)
-            try:
-                yield Notifications(conn.notifies)
-            finally:
-                if not conn.closed:
-                    async with conn.cursor() as cursor:
-                        await cursor.execute("UNLISTEN " + channel)
+        """LISTEN on ``channel`` for the block. All channels share one connection that is not
+        taken from the pool, so listeners never starve queries."""
+        # Shielded: cancelling aiopg half-way through connect/LISTEN can leave the connection
+        # waiting for ever (seen when an app stops right after it started).
+        hub, queue = await asyncio.shield(self._subscribe(channel))
+        try:
+            yield Notifications(queue)
+        finally:
+            hub.unsubscribe(channel, queue)
+
+    async def _subscribe(self, channel: LiteralString) -> tuple[_ListenHub, asyncio.Queue[object]]:
+        hub = await self._listen_hub()
+        return hub, await hub.subscribe(channel)
+
+    async def _listen_hub(self) -> _ListenHub:
+        async with self._hub_lock:
+            if self._closed:
+                raise psycopg2.OperationalError("the database was closed")
+            if self._hub is None or self._hub.closed:
+                if self._hub is not None:
+                    await self._hub.close()
+                conn = await aiopg.connect(
+                    with_application_name(self.dsn, f"{self._name}-listen"), timeout=10
+                )
+                self._hub = _ListenHub(conn)
+            return self._hub
 
     async def fetch_all(self, query: LiteralString, params: Params = None) -> list[Row]:
         async with self.session() as s:

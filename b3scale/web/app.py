@@ -12,6 +12,7 @@ from aiohttp import web
 
 from b3scale.cluster.commands import CommandRunner
 from b3scale.cluster.controller import Controller, ControllerSettings
+from b3scale.cluster.frontend_cache import FrontendCache
 from b3scale.cluster.gateway import build_gateway
 from b3scale.cluster.services import Services, load_retry_key
 from b3scale.cluster.stats import ClusterStats
@@ -26,6 +27,7 @@ from b3scale.web.keys import (
     CONFIG,
     CONTROLLER,
     DATABASE,
+    FRONTENDS,
     GATEWAY,
     HTTP_SESSION,
     METRICS,
@@ -78,14 +80,13 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
         stats=app[STATS],
     )
     app[GATEWAY] = build_gateway(services)
+    app[FRONTENDS] = frontends = FrontendCache(services.db)
     controller = Controller(services, ControllerSettings(poll_interval=config.poll_interval))
     app[CONTROLLER] = controller
     app[COMMANDS] = runner = CommandRunner(services)
-    tasks = (
-        [asyncio.create_task(controller.run()), asyncio.create_task(runner.run())]
-        if config.run_controller
-        else []
-    )
+    tasks = [asyncio.create_task(frontends.run())]
+    if config.run_controller:
+        tasks += [asyncio.create_task(controller.run()), asyncio.create_task(runner.run())]
     yield
     for task in tasks:
         task.cancel()

@@ -16,8 +16,8 @@ from b3scale.bbb.request import FORM_CONTENT_TYPE, Request, parse_query
 from b3scale.bbb.responses import failed
 from b3scale.cluster import join_pages
 from b3scale.cluster.chain import HTML_CONTENT_TYPE, Context, Reply
-from b3scale.store.frontends import Frontend, select_frontend_by_key
-from b3scale.web.keys import DATABASE, GATEWAY, METRICS, RETRY_KEY
+from b3scale.store.frontends import Frontend
+from b3scale.web.keys import FRONTENDS, GATEWAY, METRICS, RETRY_KEY
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ async def bbb_api(http: web.Request) -> web.Response:
 async def _bbb_api(http: web.Request) -> web.Response:
     key = http.match_info["key"]
     call = call_name(http.match_info.get("tail", ""))
-    frontend = await select_frontend_by_key(http.app[DATABASE], key)
+    frontend = await http.app[FRONTENDS].get(key)
     if frontend is None:
         return render(
             Reply(

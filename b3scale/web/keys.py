@@ -10,6 +10,7 @@ from aiohttp import web
 from b3scale.cluster.chain import Handler
 from b3scale.cluster.commands import CommandRunner
 from b3scale.cluster.controller import Controller
+from b3scale.cluster.frontend_cache import FrontendCache
 from b3scale.cluster.stats import ClusterStats
 from b3scale.config import Config
 from b3scale.store.db import Database
@@ -31,3 +32,5 @@ COMMANDS = web.AppKey("commands", CommandRunner)
 STATS = web.AppKey("stats", ClusterStats)
 #: This instance's HTTP and BBB counters.
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+#: Frontends by key, kept fresh by LISTEN/NOTIFY.
+FRONTENDS = web.AppKey("frontends", FrontendCache)

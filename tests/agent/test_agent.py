@@ -33,7 +33,7 @@ App = TestClient[web.Request, web.Application]
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 - polling the database, no event to wait on
+        while not await check():
             await asyncio.sleep(0.05)
 
 

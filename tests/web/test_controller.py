@@ -82,7 +82,7 @@ async def test_request_poll_wakes_the_running_controller(
         assert sim.calls == []
         await backend_store.request_poll(db, backend.id)
         async with asyncio.timeout(5):
-            while not sim.calls:  # noqa: ASYNC110 - the node records calls, it has no event
+            while not sim.calls:
                 await asyncio.sleep(0.02)
     finally:
         task.cancel()

@@ -21,6 +21,27 @@ CREATE TABLE frontends (
 );
 CREATE INDEX frontends_account_ref_idx ON frontends (account_ref);
 
+-- Instances cache frontends in memory; every change reaches all of them at once.
+CREATE FUNCTION notify_frontend_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('b3scale_frontends', '*');
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM pg_notify('b3scale_frontends', OLD.key);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM pg_notify('b3scale_frontends', NEW.key);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER frontends_notify AFTER INSERT OR UPDATE OR DELETE ON frontends
+    FOR EACH ROW EXECUTE FUNCTION notify_frontend_changed();
+CREATE TRIGGER frontends_truncate_notify AFTER TRUNCATE ON frontends
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_frontend_changed();
+
 CREATE TABLE backends (
     id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     -- the full API base URL, normalised with a trailing slash: https://node/bigbluebutton/api/
