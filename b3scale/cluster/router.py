@@ -73,12 +73,9 @@ async def place(
         if not ordered:
             raise NO_BACKEND
         chosen = ordered[0]
-        await meeting_store.insert_placed_meeting(
+        placed = await meeting_store.insert_placed_meeting(
             tx, meeting_id, external_id, frontend.id, chosen.id, is_breakout=is_breakout
         )
-        await backend_store.refresh_load(tx, chosen.id)
-        placed = await meeting_store.select_meeting(tx, meeting_id)
-    assert placed is not None
     log.info("placed meeting", extra={"backend": chosen.host, "frontend": frontend.key})
     return Placement(placed, new=True)
 

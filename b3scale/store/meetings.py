@@ -82,17 +82,39 @@ async def insert_placed_meeting(
     backend_id: UUID,
     *,
     is_breakout: bool,
-) -> None:
-    await tx.execute(
-        "INSERT INTO meetings (id, external_id, frontend_id, backend_id, is_breakout) "
-        "VALUES (%s, %s, %s, %s, %s)",
-        (meeting_id, external_id, frontend_id, backend_id, is_breakout),
+) -> MeetingRow:
+    """Insert the meeting, remember the frontend used the backend, and count the meeting
+    against the backend at once: one round trip (this runs under the placement lock)."""
+    row = await tx.fetch_one(
+        "WITH placed AS ("
+        "  INSERT INTO meetings (id, external_id, frontend_id, backend_id, is_breakout) "
+        "  VALUES (%(id)s, %(external)s, %(frontend)s, %(backend)s, %(breakout)s) "
+        "  RETURNING id, external_id, frontend_id, backend_id, internal_id, running, "
+        "    is_breakout, create_time, state, created_at), "
+        "used AS ("
+        "  INSERT INTO frontend_backends (frontend_id, backend_id) "
+        "  VALUES (%(frontend)s, %(backend)s) "
+        "  ON CONFLICT (frontend_id, backend_id) DO UPDATE SET last_used_at = now()), "
+        "counted AS ("
+        "  UPDATE backends b SET "
+        "    meetings_count = meetings_count + (NOT %(breakout)s)::int, "
+        "    breakouts_count = breakouts_count + (%(breakout)s)::int "
+        "  WHERE b.id = %(backend)s "
+        "  RETURNING b.host, b.secret, b.checksum_algorithm, b.admin_state::text AS admin_state, "
+        "    " + HEALTHY_SQL + " AS healthy) "
+        "SELECT p.*, c.host AS backend_host, c.secret AS backend_secret, "
+        "  c.checksum_algorithm AS backend_algorithm, c.admin_state AS backend_admin_state, "
+        "  c.healthy AS backend_healthy FROM placed p, counted c",
+        {
+            "id": meeting_id,
+            "external": external_id,
+            "frontend": frontend_id,
+            "backend": backend_id,
+            "breakout": is_breakout,
+        },
     )
-    await tx.execute(
-        "INSERT INTO frontend_backends (frontend_id, backend_id) VALUES (%s, %s) "
-        "ON CONFLICT (frontend_id, backend_id) DO UPDATE SET last_used_at = now()",
-        (frontend_id, backend_id),
-    )
+    assert row is not None
+    return MeetingRow.from_row(row)
 
 
 async def delete_meeting(db: Database | Session, meeting_id: str) -> UUID | None:
