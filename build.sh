@@ -4,7 +4,7 @@
 #   check               ruff and mypy only
 #   pyz                 build dist/b3scale, one executable file (shiv), and smoke-run it
 #   run                 build the pyz and start `serve` (embedded database unless B3SCALE_DB_URL)
-#   bench [args]        run the benchmarks in bench/ (when present)
+#   bench [--quick]     run the benchmarks in bench/ (a few minutes; --quick: seconds)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -85,8 +85,17 @@ cmd_run() {
 }
 
 cmd_bench() {
+    system_packages
+    if ! command -v wrk >/dev/null 2>&1; then
+        if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+            say "installing wrk (the load generator for the GET scenarios)"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
+                || say "no wrk: the aiohttp client drives every scenario (slower, less exact)"
+        else
+            say "no wrk: the aiohttp client drives every scenario (install wrk for exact figures)"
+        fi
+    fi
     venv
-    [ -f bench/run.py ] || { say "no benchmarks yet"; exit 1; }
     exec "$VENV/bin/python" -m bench.run "$@"
 }
 

@@ -185,14 +185,12 @@ class Bench:
 
     def _run(self, cluster: LocalCluster, env: dict[str, str]) -> None:
         plan = self.plan
-        sim_port, serve_port = free_port(), free_port()
-        while sim_port + plan.nodes >= 65535:
-            sim_port = free_port()
+        serve_port = free_port()
         dsn = f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres"
         b3 = [sys.executable, "-m", "b3scale"]
         with (
             process(
-                [*b3, "sim", "--nodes", str(plan.nodes), "--base-port", str(sim_port), "--json"],
+                [*b3, "sim", "--nodes", str(plan.nodes), "--json"],
                 env,
             ) as sim,
             process(

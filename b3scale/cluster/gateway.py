@@ -33,7 +33,7 @@ def build_gateway(services: Services) -> Handler:
     chain = compose(
         [
             rewrite_unique_meeting_id,
-            bind_meeting_frontend(services.db),
+            bind_meeting_frontend(services.db, services.routes),
             set_default_presentation,
             set_create_params,
             set_join_params,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from b3scale.bbb.client import BackendClient
+from b3scale.cluster.route_cache import RouteCache
 from b3scale.cluster.stats import ClusterStats
 from b3scale.store.db import Database
 
@@ -19,6 +20,11 @@ class Services:
     retry_key: bytes
     reverse_proxy_mode: bool = False
     stats: ClusterStats = field(default_factory=ClusterStats)
+    #: Where meetings live (joins read it instead of the database); made from ``db``.
+    routes: RouteCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routes", RouteCache(self.db))
 
     def backend(self, host: str, secret: str, algorithm: str) -> BackendClient:
         return BackendClient(self.http, host, secret, algorithm)

@@ -33,7 +33,6 @@ class MeetingRow:
     running: bool
     is_breakout: bool
     create_time: int | None
-    state: dict[str, Any]
     created_at: datetime
     backend_host: str | None
     backend_secret: str | None
@@ -48,7 +47,7 @@ class MeetingRow:
 
 _SELECT = (
     "SELECT m.id, m.external_id, m.frontend_id, m.backend_id, m.internal_id, m.running, "
-    "m.is_breakout, m.create_time, m.state, m.created_at, b.host AS backend_host, "
+    "m.is_breakout, m.create_time, m.created_at, b.host AS backend_host, "
     "b.secret AS backend_secret, b.checksum_algorithm AS backend_algorithm, "
     "b.admin_state::text AS backend_admin_state, "
     "CASE WHEN b.id IS NULL THEN NULL ELSE " + HEALTHY_SQL + " END AS backend_healthy "
@@ -90,7 +89,7 @@ async def insert_placed_meeting(
         "  INSERT INTO meetings (id, external_id, frontend_id, backend_id, is_breakout) "
         "  VALUES (%(id)s, %(external)s, %(frontend)s, %(backend)s, %(breakout)s) "
         "  RETURNING id, external_id, frontend_id, backend_id, internal_id, running, "
-        "    is_breakout, create_time, state, created_at), "
+        "    is_breakout, create_time, created_at), "
         "used AS ("
         "  INSERT INTO frontend_backends (frontend_id, backend_id) "
         "  VALUES (%(frontend)s, %(backend)s) "

@@ -84,7 +84,7 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     controller = Controller(services, ControllerSettings(poll_interval=config.poll_interval))
     app[CONTROLLER] = controller
     app[COMMANDS] = runner = CommandRunner(services)
-    tasks = [asyncio.create_task(frontends.run())]
+    tasks = [asyncio.create_task(frontends.run()), asyncio.create_task(services.routes.run())]
     if config.run_controller:
         tasks += [asyncio.create_task(controller.run()), asyncio.create_task(runner.run())]
     yield

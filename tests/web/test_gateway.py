@@ -253,6 +253,13 @@ async def test_a_dead_node_gets_no_meetings_and_its_rooms_move(
     moved = await fe.call("create", {"meetingID": "room", "name": "R"})
     assert moved.returncode == "SUCCESS" and moved.message_key == ""
     assert holder([n for n in fleet if n is not dead], "fe1", "room") is not dead
+    new_home = holder([n for n in fleet if n is not dead], "fe1", "room")
+    async with asyncio.timeout(5):  # joins follow the move (the route cache is told by NOTIFY)
+        while True:
+            join = await fe.call("join", {"meetingID": "room", "fullName": "X", "role": "viewer"})
+            if join.location and join.location.startswith(new_home.api_url):
+                break
+            await asyncio.sleep(0.02)
     for i in range(6):
         await fe.call("create", {"meetingID": f"new-{i}", "name": "N"})
     assert len(dead.meetings) == 1  # only the old room, from before it died

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from b3scale.bbb.responses import BBBError
 from b3scale.cluster.chain import Context, Handler, Middleware, Reply
+from b3scale.cluster.route_cache import RouteCache
 from b3scale.store.db import Database
 from b3scale.store.meetings import MeetingRow, claim_meeting, select_meeting
 
@@ -25,13 +26,19 @@ def foreign(meeting: MeetingRow, ctx: Context) -> bool:
     return meeting.frontend_id is not None and meeting.frontend_id != ctx.frontend.id
 
 
-def bind_meeting_frontend(db: Database) -> Middleware:
+def bind_meeting_frontend(db: Database, routes: RouteCache) -> Middleware:
+    """``create`` reads the database (it decides placements); the other calls read the
+    route cache, which NOTIFY keeps in step with the database."""
+
     def middleware(next_handler: Handler) -> Handler:
         async def handler(ctx: Context) -> Reply:
             meeting_id = ctx.request.meeting_id
             if ctx.request.call not in MEETING_CALLS or not meeting_id:
                 return await next_handler(ctx)  # pass
-            meeting = await select_meeting(db, meeting_id)
+            if ctx.request.call == "create":
+                meeting = await select_meeting(db, meeting_id)
+            else:
+                meeting = await routes.meeting(meeting_id)
             if meeting is not None and meeting.frontend_id is None:
                 # found by a backend poll before its frontend used it: claim it
                 await claim_meeting(db, meeting.id, ctx.frontend.id)

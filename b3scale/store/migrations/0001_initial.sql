@@ -105,6 +105,21 @@ CREATE TABLE meetings (
     synced_at               timestamptz NULL
 );
 CREATE INDEX meetings_frontend_idx ON meetings (frontend_id, external_id);
+
+-- Instances cache which backend and frontend a meeting belongs to (joins need no query);
+-- only a change of those reaches them, so polls refreshing counters notify nobody.
+CREATE FUNCTION notify_meeting_route_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('b3scale_meetings', CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER meetings_route_insert_delete AFTER INSERT OR DELETE ON meetings
+    FOR EACH ROW EXECUTE FUNCTION notify_meeting_route_changed();
+CREATE TRIGGER meetings_route_update AFTER UPDATE OF backend_id, frontend_id ON meetings
+    FOR EACH ROW WHEN (OLD.backend_id IS DISTINCT FROM NEW.backend_id
+                       OR OLD.frontend_id IS DISTINCT FROM NEW.frontend_id)
+    EXECUTE FUNCTION notify_meeting_route_changed();
 CREATE INDEX meetings_backend_idx ON meetings (backend_id);
 
 -- Which backends ever hosted a frontend's meetings: where its recordings can be found after
