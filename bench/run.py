@@ -153,17 +153,19 @@ class Bench:
         query = Request.build(call, params).signed_query(f"{key}-secret")
         return f"{base}/bbb/{key}/bigbluebutton/api/{call}?{query}"
 
-    def get(self, scenario: str, url: str, ok: tuple[int, ...] = (200,)) -> Result:
+    def get(
+        self, scenario: str, url: str, ok: tuple[int, ...] = (200,), clients: int = CONCURRENCY
+    ) -> Result:
         """A repeatable GET: wrk when installed, else the aiohttp client."""
         if have_wrk():
-            result = wrk(scenario, url, CONCURRENCY, self.plan.seconds)
+            result = wrk(scenario, url, clients, self.plan.seconds)
         else:
             result = asyncio.run(
                 drive(
                     scenario,
                     lambda i: url,
                     self.plan.requests * 5,
-                    CONCURRENCY,
+                    clients,
                     ok_status=ok,
                     time_cap=self.plan.seconds,
                 )
@@ -275,6 +277,20 @@ class Bench:
             ok=(302,),
         )
         self.get("getMeetings", self.gateway_url(base, keys[0], "getMeetings", {}))
+        self.get(
+            "getMeetings, 1 client", self.gateway_url(base, keys[0], "getMeetings", {}), clients=1
+        )
+        self.get(
+            "join, 1 client",
+            self.gateway_url(
+                base,
+                keys[0],
+                "join",
+                {"meetingID": "burst-1", "fullName": "Bench User", "role": "viewer"},
+            ),
+            ok=(302,),
+            clients=1,
+        )
         self.get(
             "isMeetingRunning",
             self.gateway_url(base, keys[0], "isMeetingRunning", {"meetingID": "burst-1"}),
