@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,12 +9,12 @@ from uuid import UUID
 
 from b3scale.bbb.client import BackendUnavailable
 from b3scale.bbb.request import Request
+from b3scale.cluster.background import run_rounds
 from b3scale.cluster.services import Services
 from b3scale.store import backends as backend_store
 from b3scale.store import commands as command_store
 from b3scale.store import meetings as meeting_store
 from b3scale.store.commands import Command
-from b3scale.store.db import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,6 @@ ACTIONS: dict[str, Action] = {END_ALL_MEETINGS: end_all_meetings}
 class CommandRunner:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self._wake = asyncio.Event()
 
     async def run_pending(self) -> list[Command]:
         """Run queued commands until none is left; returns those this runner ran."""
@@ -77,31 +74,11 @@ class CommandRunner:
         await command_store.finish(self.services.db, command.id, "success", result)
 
     async def run(self, fallback_interval: float = 30.0) -> None:
-        """Wait for NOTIFY (or ``fallback_interval``), run what is queued, repeat."""
-        listener = asyncio.create_task(self._listen())
-        try:
-            while True:
-                try:
-                    await self.run_pending()
-                    await command_store.delete_finished_before(
-                        self.services.db, KEEP_FINISHED_SECONDS
-                    )
-                except DatabaseError as exc:
-                    log.warning("command runner round failed", extra={"error": str(exc)})
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=fallback_interval)
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        """Run what is queued whenever a NOTIFY says so (or every ``fallback_interval``)."""
+        await run_rounds(
+            self.services.db, "b3scale_commands", self._round, fallback_interval, "command runner"
+        )
 
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async with self.services.db.listen("b3scale_commands") as notifications:
-                    while True:
-                        await notifications.get()
-                        self._wake.set()
-            except DatabaseError:
-                await asyncio.sleep(5)
+    async def _round(self) -> None:
+        await self.run_pending()
+        await command_store.delete_finished_before(self.services.db, KEEP_FINISHED_SECONDS)

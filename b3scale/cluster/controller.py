@@ -8,7 +8,6 @@ connection while it waits for the backend.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -16,11 +15,11 @@ from datetime import UTC, datetime
 
 from b3scale.bbb.client import BackendUnavailable
 from b3scale.bbb.request import Request
+from b3scale.cluster.background import run_rounds
 from b3scale.cluster.services import Services
 from b3scale.cluster.sync import sync_backend_meetings
 from b3scale.store import backends as backend_store
 from b3scale.store.backends import Backend
-from b3scale.store.db import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -41,34 +40,10 @@ class Controller:
     def __init__(self, services: Services, settings: ControllerSettings) -> None:
         self.services = services
         self.settings = settings
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
         """Poll until cancelled; a NOTIFY on ``b3scale_poll`` starts a round at once."""
-        listener = asyncio.create_task(self._listen())
-        try:
-            while True:
-                try:
-                    await self.poll_due()
-                except DatabaseError as exc:
-                    log.warning("controller round failed", extra={"error": str(exc)})
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async with self.services.db.listen("b3scale_poll") as notifications:
-                    while True:
-                        await notifications.get()
-                        self._wake.set()
-            except DatabaseError:
-                await asyncio.sleep(5)
+        await run_rounds(self.services.db, "b3scale_poll", self.poll_due, 1.0, "controller")
 
     async def poll_due(self) -> list[Backend]:
         """Poll every backend whose lease ran out (leasing it for the next interval)."""
