@@ -66,6 +66,9 @@ class NodeAgent:
         self.subscribed = asyncio.Event()
         self.applied = 0
         self._stopping = asyncio.Event()
+        #: Events were lost to a database outage: resync when the event stream is quiet.
+        self._resync_due = False
+        self._last_resync = 0.0
 
     def stop(self) -> None:
         """Finish the event in hand, then return from :meth:`run` (SIGTERM).
@@ -113,6 +116,8 @@ class NodeAgent:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                     if message is not None:
                         await self.handle(message.get("data"))
+                    elif self._resync_due and time.monotonic() - self._last_resync > 2:
+                        await self.resync()
             except (RedisError, OSError) as exc:
                 self.subscribed.clear()
                 log.warning(
@@ -138,8 +143,11 @@ class NodeAgent:
             await self.apply(event)
             self.applied += 1
         except (DatabaseError, OSError) as exc:
+            # Lost for now; a resync brings the state back once the database answers.
+            self._resync_due = True
             log.warning(
-                "event not applied", extra={"event": type(event).__name__, "error": str(exc)}
+                "event not applied; will resync",
+                extra={"event": type(event).__name__, "error": str(exc)},
             )
 
     async def apply(self, event: Event) -> None:
@@ -195,6 +203,7 @@ class NodeAgent:
 
     async def resync(self) -> None:
         """The local BBB's getMeetings into the database (what events may have missed)."""
+        self._last_resync = time.monotonic()
         started = datetime.now(UTC)
         try:
             response = await self.client.call(Request("getMeetings"), timeout=10)
@@ -206,8 +215,11 @@ class NodeAgent:
             return
         try:
             await sync_backend_meetings(self.db, self.backend_id, response.body, started)
-        except DatabaseError as exc:
+        except (DatabaseError, OSError) as exc:
+            self._resync_due = True
             log.warning("resync: database error", extra={"error": str(exc)})
+            return
+        self._resync_due = False
 
 
 def _redacted(url: str) -> str:

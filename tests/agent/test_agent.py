@@ -311,3 +311,71 @@ async def test_noded_configuration_errors(migrated_db_url: str, tmp_path: Path) 
         _, err = await proc.communicate()
         assert proc.returncode == 2, err
         assert message.encode() in err and b"Traceback" not in err
+
+
+async def test_survives_a_database_outage_and_resyncs(
+    node: SimNode, redis_server: RedisServer
+) -> None:
+    import shutil
+    import tempfile
+
+    from b3scale.bbb.request import Request
+    from b3scale.store.embedded import LocalCluster
+    from b3scale.store.migrate import migrate
+    from tests.support.services import free_port
+
+    root = Path(tempfile.mkdtemp(prefix="b3scale-test-outage-", dir="/tmp"))
+    root.chmod(0o755)
+    cluster = LocalCluster(root, tcp_port=free_port(), durable=False)
+    cluster.start()
+    db = await Database.connect(cluster.admin_dsn, 4)
+    try:
+        await migrate(db)
+        backend = await backend_store.insert_backend(db, node.api_url, node.secret)
+        async with aiohttp.ClientSession() as http:
+            client = BackendClient(http, node.api_url, node.secret)
+            agent = NodeAgent(db, client, backend.id, redis_server.url, heartbeat_interval=0.2)
+            task = asyncio.create_task(agent.run())
+            await asyncio.wait_for(agent.subscribed.wait(), 5)
+            meeting_id = meeting_ids.encode("fe", "outage")
+            await client.call(Request.build("create", {"meetingID": meeting_id, "name": "O"}))
+
+            async def arrive() -> None:
+                answer = await client.call(
+                    Request.build(
+                        "join",
+                        {
+                            "meetingID": meeting_id,
+                            "fullName": "U",
+                            "role": "viewer",
+                            "redirect": "false",
+                        },
+                    )
+                )
+                token = answer.body.split(b"<session_token>")[1].split(b"<")[0].decode()
+                await node.complete_join(token)
+
+            await arrive()
+
+            async def count(n: int) -> bool:
+                try:
+                    row = await db.fetch_one(
+                        "SELECT attendees_count FROM meetings WHERE external_id = 'outage'"
+                    )
+                except Exception:
+                    return False
+                return row is not None and row["attendees_count"] == n
+
+            await eventually(lambda: count(1))
+            cluster.stop()  # PostgreSQL goes away; these joins' events cannot be stored
+            await arrive()
+            await arrive()
+            await asyncio.sleep(0.5)
+            cluster.start()
+            await eventually(lambda: count(3), timeout=20)
+            agent.stop()
+            await asyncio.wait_for(task, 10)
+    finally:
+        await db.close()
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
