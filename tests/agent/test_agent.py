@@ -93,6 +93,20 @@ async def meeting_counts(db: Database, external_id: str) -> tuple[int, int, bool
     return (row["attendees_count"], row["moderators_count"], row["running"]) if row else None
 
 
+async def arrive_on_node(client: BackendClient, node: SimNode, meeting_id: str) -> None:
+    """A user joins on the node itself (not through b3scale) and arrives."""
+    from b3scale.bbb.request import Request
+
+    answer = await client.call(
+        Request.build(
+            "join",
+            {"meetingID": meeting_id, "fullName": "U", "role": "viewer", "redirect": "false"},
+        )
+    )
+    token = answer.body.split(b"<session_token>")[1].split(b"<")[0].decode()
+    assert await node.complete_join(token) is not None
+
+
 async def join(fe: FrontendClient, gateway: App, meeting: str, name: str, role: str) -> None:
     answer = await fe.call("join", {"meetingID": meeting, "fullName": name, "role": role})
     assert answer.status == 302 and answer.location, (answer.status, answer.body)
@@ -185,13 +199,7 @@ async def test_a_meeting_announced_before_the_create_answer_is_kept(
 
     encoded = meeting_ids.encode("fe", "early")
     await client.call(Request.build("create", {"meetingID": encoded, "name": "Early"}))
-    joined = await client.call(
-        Request.build(
-            "join", {"meetingID": encoded, "fullName": "Bo", "role": "viewer", "redirect": "false"}
-        )
-    )
-    token = joined.body.split(b"<session_token>")[1].split(b"<")[0].decode()
-    await node.complete_join(token)
+    await arrive_on_node(client, node, encoded)
 
     async def known() -> bool:
         return await meeting_counts(db, "early") == (1, 0, True)
@@ -341,19 +349,7 @@ async def test_survives_a_database_outage_and_resyncs(
             await client.call(Request.build("create", {"meetingID": meeting_id, "name": "O"}))
 
             async def arrive() -> None:
-                answer = await client.call(
-                    Request.build(
-                        "join",
-                        {
-                            "meetingID": meeting_id,
-                            "fullName": "U",
-                            "role": "viewer",
-                            "redirect": "false",
-                        },
-                    )
-                )
-                token = answer.body.split(b"<session_token>")[1].split(b"<")[0].decode()
-                await node.complete_join(token)
+                await arrive_on_node(client, node, meeting_id)
 
             await arrive()
 

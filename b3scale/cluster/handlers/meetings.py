@@ -4,6 +4,7 @@ insertDocument, sendChatMessage, and the version call."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
@@ -90,19 +91,17 @@ def make_create(services: Services) -> Handler:
 async def _store_created(
     services: Services, ctx: Context, meeting: MeetingRow, response: BackendResponse
 ) -> None:
-    try:
-        created = parse.meeting(response.body)
-    except parse.ResponseError:
-        return  # the frontend gets the answer as is; the next poll fills in the state
-    if created.internal_id == meeting.internal_id:
-        return  # duplicateWarning for a meeting we know already
-    element = meeting_state.meeting_element_from_create(
-        ctx.request, ctx.external_meeting_id or "", created
-    )
-    created.fields.setdefault("meetingName", ctx.request.get("name") or "")
-    state = meeting_state.state_from_info(created, element.decode("utf-8"))
-    assert meeting.backend_id is not None
-    await meeting_store.update_meeting_state(services.db, meeting.id, meeting.backend_id, state)
+    """Remember what create answered (until a poll brings the backend's full view)."""
+
+    def element(created: parse.MeetingInfo) -> bytes | None:
+        if created.internal_id == meeting.internal_id:
+            return None  # duplicateWarning for a meeting we know already
+        created.fields.setdefault("meetingName", ctx.request.get("name") or "")
+        return meeting_state.meeting_element_from_create(
+            ctx.request, ctx.external_meeting_id or "", created
+        )
+
+    await _store(services, meeting, response, element)
 
 
 def make_join(services: Services) -> Handler:
@@ -181,13 +180,29 @@ def make_forward(
 async def _store_info(
     services: Services, ctx: Context, meeting: MeetingRow, response: BackendResponse
 ) -> None:
+    """Remember what getMeetingInfo answered (counts, and the <meeting> for getMeetings)."""
+    visible = decode_body(response.body, ctx.frontend.key)
+    await _store(
+        services, meeting, response, lambda _info: meeting_state.meeting_element_from_info(visible)
+    )
+
+
+async def _store(
+    services: Services,
+    meeting: MeetingRow,
+    response: BackendResponse,
+    element: Callable[[parse.MeetingInfo], bytes | None],
+) -> None:
+    """Parse a backend's answer about one meeting and store it; an unparsable answer or
+    ``element`` returning None stores nothing (the next poll will)."""
     try:
         info = parse.meeting(response.body)
     except parse.ResponseError:
         return
-    element = meeting_state.meeting_element_from_info(decode_body(response.body, ctx.frontend.key))
-    state = meeting_state.state_from_info(info, element.decode("utf-8"))
-    assert meeting.backend_id is not None
+    xml = element(info)
+    if xml is None or meeting.backend_id is None:
+        return
+    state = meeting_state.state_from_info(info, xml.decode("utf-8"))
     await meeting_store.update_meeting_state(services.db, meeting.id, meeting.backend_id, state)
 
 
