@@ -266,31 +266,17 @@ class Bench:
         self.results.append(asyncio.run(drive("create", create_url, total, CONCURRENCY)))
         self.facts["meetings_in_cluster"] = plan.frontends * plan.meetings_per_frontend
         # 3. The GET calls, on meetings that exist.
-        self.get(
+        join_url = self.gateway_url(
+            base,
+            keys[0],
             "join",
-            self.gateway_url(
-                base,
-                keys[0],
-                "join",
-                {"meetingID": "burst-1", "fullName": "Bench User", "role": "viewer"},
-            ),
-            ok=(302,),
+            {"meetingID": "burst-1", "fullName": "Bench User", "role": "viewer"},
         )
-        self.get("getMeetings", self.gateway_url(base, keys[0], "getMeetings", {}))
-        self.get(
-            "getMeetings, 1 client", self.gateway_url(base, keys[0], "getMeetings", {}), clients=1
-        )
-        self.get(
-            "join, 1 client",
-            self.gateway_url(
-                base,
-                keys[0],
-                "join",
-                {"meetingID": "burst-1", "fullName": "Bench User", "role": "viewer"},
-            ),
-            ok=(302,),
-            clients=1,
-        )
+        get_meetings_url = self.gateway_url(base, keys[0], "getMeetings", {})
+        self.get("join", join_url, ok=(302,))
+        self.get("getMeetings", get_meetings_url)
+        self.get("getMeetings, 1 client", get_meetings_url, clients=1)
+        self.get("join, 1 client", join_url, ok=(302,), clients=1)
         self.get(
             "isMeetingRunning",
             self.gateway_url(base, keys[0], "isMeetingRunning", {"meetingID": "burst-1"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import click
 
 from b3scale.config import Config, ConfigError, load_config
 from b3scale.logs import setup_logging
-from b3scale.store.db import redact_dsn
+from b3scale.store.db import create_database_if_missing, redact_dsn
 from b3scale.store.embedded import EmbeddedPostgresError, LocalCluster
 
 log = logging.getLogger("b3scale")
@@ -68,8 +69,4 @@ def database_config(config: Config) -> Iterator[Config]:
 
 
 def _create_embedded_database(cluster: LocalCluster) -> None:
-    import asyncio
-
-    from b3scale.store.db import create_database_if_missing
-
     asyncio.run(create_database_if_missing(cluster.admin_dsn, "b3scale"))

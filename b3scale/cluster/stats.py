@@ -10,5 +10,3 @@ from dataclasses import dataclass, field
 class ClusterStats:
     #: ("placed" | "no_backend") -> count
     placements: Counter[str] = field(default_factory=Counter)
-    #: backend host -> meetings placed there by this instance
-    placed_on: Counter[str] = field(default_factory=Counter)

@@ -193,7 +193,13 @@ class Database:
 
     @property
     def size(self) -> int:
+        """Connections the pool has open."""
         return int(self._pool.size)
+
+    @property
+    def idle(self) -> int:
+        """Open connections no query holds right now."""
+        return int(self._pool.freesize)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:

@@ -26,16 +26,6 @@ async def sign_off(db: Database | Session, backend_id: UUID) -> None:
     await db.execute("UPDATE backends SET agent_heartbeat = NULL WHERE id = %s", (backend_id,))
 
 
-async def set_running(db: Database, backend_id: UUID, internal_id: str, running: bool) -> bool:
-    async with db.transaction() as tx:
-        count = await tx.execute(
-            "UPDATE meetings SET running = %s, updated_at = now() "
-            "WHERE internal_id = %s AND backend_id = %s",
-            (running, internal_id, backend_id),
-        )
-    return count > 0
-
-
 async def add_attendee(
     db: Database,
     backend_id: UUID,

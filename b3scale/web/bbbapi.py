@@ -61,38 +61,35 @@ def media_type(content_type: str | None) -> str:
 
 
 async def bbb_api(http: web.Request) -> web.Response:
-    """Every outcome is a BBB document: a bug is logged and answered as FAILED, not as text."""
+    """Every outcome is a BBB document (a bug is logged and answered as FAILED, not as text),
+    and every outcome is counted in the metrics."""
+    call = call_name(http.match_info.get("tail", ""))
     try:
-        return await _bbb_api(http)
+        reply = await _answer(http, call)
     except web.HTTPRequestEntityTooLarge:
-        return render(Reply(failed("requestTooLarge", "The request body is too large."), 413))
+        reply = Reply(failed("requestTooLarge", "The request body is too large."), 413)
     except Exception:
         log.exception("unexpected error in the BBB gateway", extra={"path": http.path})
-        return render(
-            Reply(failed("internalError", "The load balancer failed to handle this request."), 500)
+        reply = Reply(
+            failed("internalError", "The load balancer failed to handle this request."), 500
         )
+    http.app[METRICS].observe_bbb(call, result_of(reply))
+    return render(reply)
 
 
-async def _bbb_api(http: web.Request) -> web.Response:
-    key = http.match_info["key"]
-    call = call_name(http.match_info.get("tail", ""))
-    frontend = await http.app[FRONTENDS].get(key)
+async def _answer(http: web.Request, call: str) -> Reply:
+    frontend = await http.app[FRONTENDS].get(http.match_info["key"])
     if frontend is None:
-        return render(
-            Reply(
-                failed("unknownFrontend", "No frontend with this key is configured on this server.")
-            )
+        return Reply(
+            failed("unknownFrontend", "No frontend with this key is configured on this server.")
         )
     if not frontend.active:
-        return render(Reply(failed("frontendDisabled", "This frontend is disabled.")))
+        return Reply(failed("frontendDisabled", "This frontend is disabled."))
     body = await http.read()
     request = verified_request(call, http, body, frontend)
     if request is None:
-        return render(Reply(failed("checksumError")))
-    ctx = Context(frontend, request, original_url=http.raw_path)
-    reply = await http.app[GATEWAY](ctx)
-    http.app[METRICS].observe_bbb(call, result_of(reply))
-    return render(reply)
+        return Reply(failed("checksumError"))
+    return await http.app[GATEWAY](Context(frontend, request, original_url=http.raw_path))
 
 
 def verified_request(

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 from b3scale.store.db import Database, DatabaseUnavailable, UniqueViolation, redact_dsn
@@ -29,7 +31,13 @@ async def test_rows_are_dicts_and_rowcount_is_returned(db: Database) -> None:
 async def test_pool_returns_connections_after_each_query(db: Database) -> None:
     for _ in range(20):
         await db.fetch_value("SELECT 1")
-    assert db.size <= 4
+    assert (db.size, db.idle) == (1, 1)  # one connection, reused, never held
+    # More queries at once than the pool has connections: all finish, all are returned.
+    values = await asyncio.gather(
+        *(db.fetch_value("SELECT 1 FROM pg_sleep(0.01)") for _ in range(12))
+    )
+    assert values == [1] * 12
+    assert db.size == 4 and db.idle == 4
 
 
 async def test_unreachable_database_gives_a_message_without_the_password() -> None:

@@ -55,6 +55,7 @@ async def test_metrics_after_traffic(db: Database, gateway: App, fleet: list[Sim
         await gateway.app[CONTROLLER].poll(backend)
     await a.call("frobnicate")
     await b.call("getMeetingInfo", {"meetingID": "nope"})
+    await FrontendClient(gateway, "fe-a", "wrong-secret").call("getMeetings")  # checksumError
 
     async with gateway.get("/metrics") as resp:
         assert resp.status == 200 and resp.content_type == "text/plain"
@@ -75,6 +76,7 @@ async def test_metrics_after_traffic(db: Database, gateway: App, fleet: list[Sim
     assert value(found, "b3scale_bbb_requests_total", call="join", result="redirect") == 1
     assert value(found, "b3scale_bbb_requests_total", call="other", result="FAILED") == 1
     assert value(found, "b3scale_bbb_requests_total", call="getMeetingInfo", result="FAILED") == 1
+    assert value(found, "b3scale_bbb_requests_total", call="getMeetings", result="FAILED") == 1
     routes = {got["route"] for got, _ in found["b3scale_http_requests_total"]}
     assert "/bbb/{key}/{tail}" in routes
 

@@ -67,7 +67,6 @@ def make_create(services: Services) -> Handler:
             meeting = placement.meeting
             if placement.new:
                 services.stats.placements["placed"] += 1
-                services.stats.placed_on[meeting.backend_host or ""] += 1
             try:
                 response = await client_for(services, meeting).call(request)
             except BackendUnavailable as exc:
