@@ -125,12 +125,14 @@ class NodeAgent:
                     extra={"error": str(exc), "retry_in": backoff},
                 )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                    async with asyncio.timeout(backoff):
+                        await self._stopping.wait()
                 backoff = min(backoff * 2, MAX_BACKOFF)
             finally:
                 with contextlib.suppress(RedisError, OSError, TimeoutError):
-                    await asyncio.wait_for(pubsub.aclose(), 2)  # type: ignore[no-untyped-call]
-                    await asyncio.wait_for(connection.aclose(), 2)
+                    async with asyncio.timeout(2):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await connection.aclose()
 
     async def handle(self, data: Any) -> None:
         """Apply one raw message; a bad message or a database hiccup is logged, not raised."""

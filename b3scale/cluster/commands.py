@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -73,10 +74,16 @@ class CommandRunner:
             return
         await command_store.finish(self.services.db, command.id, "success", result)
 
-    async def run(self, fallback_interval: float = 30.0) -> None:
-        """Run what is queued whenever a NOTIFY says so (or every ``fallback_interval``)."""
+    async def run(self, stop: asyncio.Event, fallback_interval: float = 30.0) -> None:
+        """Run what is queued whenever a NOTIFY says so (or every ``fallback_interval``),
+        until ``stop``."""
         await run_rounds(
-            self.services.db, "b3scale_commands", self._round, fallback_interval, "command runner"
+            self.services.db,
+            "b3scale_commands",
+            self._round,
+            fallback_interval,
+            "command runner",
+            stop,
         )
 
     async def _round(self) -> None:

@@ -41,9 +41,9 @@ class Controller:
         self.services = services
         self.settings = settings
 
-    async def run(self) -> None:
-        """Poll until cancelled; a NOTIFY on ``b3scale_poll`` starts a round at once."""
-        await run_rounds(self.services.db, "b3scale_poll", self.poll_due, 1.0, "controller")
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop``; a NOTIFY on ``b3scale_poll`` starts a round at once."""
+        await run_rounds(self.services.db, "b3scale_poll", self.poll_due, 1.0, "controller", stop)
 
     async def poll_due(self) -> list[Backend]:
         """Poll every backend whose lease ran out (leasing it for the next interval)."""

@@ -8,8 +8,10 @@ once. While the LISTEN connection is down the cache is bypassed: correctness fir
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
+from b3scale.cluster.background import wait_any
 from b3scale.store.db import Database, DatabaseError
 from b3scale.store.frontends import Frontend, select_frontend_by_key
 
@@ -46,16 +48,17 @@ class FrontendCache:
         else:
             self._entries.pop(key, None)
 
-    async def run(self) -> None:
-        """Follow the NOTIFYs until cancelled; reconnect after a database outage."""
-        while True:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the NOTIFYs until ``stop``; reconnect after a database outage."""
+        while not stop.is_set():
             try:
                 async with self._db.listen(CHANNEL) as notifications:
                     self.invalidate("*")
                     self._live = True
                     self.listening.set()
-                    while True:
-                        self.invalidate(await notifications.get())
+                    while not stop.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            self.invalidate(await notifications.get(stop=stop))
             except (DatabaseError, OSError) as exc:
                 log.warning(
                     "frontend cache off until the database is back", extra={"error": str(exc)}
@@ -64,4 +67,4 @@ class FrontendCache:
                 self._live = False
                 self.listening.clear()
                 self.invalidate("*")
-            await asyncio.sleep(1)
+            await wait_any(stop, timeout=1)

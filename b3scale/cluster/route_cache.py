@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from uuid import UUID
 
+from b3scale.cluster.background import wait_any
 from b3scale.store.backends import Backend, select_backends
 from b3scale.store.db import Database, DatabaseError, Notifications
 from b3scale.store.meetings import MeetingRow, select_meeting
@@ -73,9 +74,9 @@ class RouteCache:
         self._generation += 1
         self._meetings.pop(meeting_id, None)
 
-    async def run(self) -> None:
-        """Follow the NOTIFYs and refresh the backends until cancelled."""
-        while True:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the NOTIFYs and refresh the backends until ``stop``."""
+        while not stop.is_set():
             try:
                 async with self._db.listen(CHANNEL) as notifications:
                     self._meetings.clear()
@@ -83,7 +84,7 @@ class RouteCache:
                     self._backends = {b.id: b for b in await select_backends(self._db)}
                     self._live = True
                     self.listening.set()
-                    await self._follow(notifications)
+                    await self._follow(notifications, stop)
             except (DatabaseError, OSError) as exc:
                 log.warning(
                     "meeting cache off until the database is back", extra={"error": str(exc)}
@@ -93,15 +94,17 @@ class RouteCache:
                 self.listening.clear()
                 self._meetings.clear()
                 self._generation += 1
-            await asyncio.sleep(1)
+            await wait_any(stop, timeout=1)
 
-    async def _follow(self, notifications: Notifications) -> None:
+    async def _follow(self, notifications: Notifications, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         next_refresh = loop.time() + self._refresh
-        while True:
+        while not stop.is_set():
             try:
                 remaining = max(0.0, next_refresh - loop.time())
-                self.invalidate(await notifications.get(timeout=remaining))
+                self.invalidate(await notifications.get(timeout=remaining, stop=stop))
             except TimeoutError:
+                if stop.is_set():
+                    return
                 self._backends = {b.id: b for b in await select_backends(self._db)}
                 next_refresh = loop.time() + self._refresh

@@ -92,11 +92,22 @@ class Notifications:
     def __init__(self, queue: asyncio.Queue[object]) -> None:
         self._queue = queue
 
-    async def get(self, timeout: float | None = None) -> str:
-        """The next payload; TimeoutError after ``timeout``; DatabaseError when the listening
-        connection is lost (listen again)."""
-        async with asyncio.timeout(timeout):
-            item = await self._queue.get()
+    async def get(self, timeout: float | None = None, stop: asyncio.Event | None = None) -> str:
+        """The next payload; TimeoutError after ``timeout`` or as soon as ``stop`` is set;
+        DatabaseError when the listening connection is lost (listen again)."""
+        getter = asyncio.ensure_future(self._queue.get())
+        waiters: set[asyncio.Future[Any]] = {getter}
+        if stop is not None:
+            waiters.add(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.cancel()  # a queue get or an event wait: nothing is lost
+        if not getter.done() or getter.cancelled():
+            raise TimeoutError
+        item = getter.result()
         if item is _CLOSED:
             raise psycopg2.OperationalError("the LISTEN connection was lost")
         return str(item)

@@ -38,6 +38,9 @@ from b3scale.web.metrics import Metrics, metrics_endpoint, metrics_middleware
 
 log = logging.getLogger(__name__)
 
+#: How long background jobs get to finish their round when the app stops.
+BACKGROUND_STOP_TIMEOUT = 15.0
+
 #: Backend calls: connect fast, but give BBB time for a create with a large presentation.
 BACKEND_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
 
@@ -84,13 +87,18 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     controller = Controller(services, ControllerSettings(poll_interval=config.poll_interval))
     app[CONTROLLER] = controller
     app[COMMANDS] = runner = CommandRunner(services)
-    tasks = [asyncio.create_task(frontends.run()), asyncio.create_task(services.routes.run())]
+    stop = asyncio.Event()
+    jobs = [frontends.run(stop), services.routes.run(stop)]
     if config.run_controller:
-        tasks += [asyncio.create_task(controller.run()), asyncio.create_task(runner.run())]
+        jobs += [controller.run(stop), runner.run(stop)]
+    tasks = [asyncio.create_task(job) for job in jobs]
     yield
-    for task in tasks:
+    # Ask the jobs to finish what they are doing (cancelling aiopg mid-query can hang its
+    # pool); cancel only what is still running after the grace period.
+    stop.set()
+    _, late = await asyncio.wait(tasks, timeout=BACKGROUND_STOP_TIMEOUT)
+    for task in late:
         task.cancel()
-    for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

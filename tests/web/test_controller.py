@@ -76,7 +76,8 @@ async def test_request_poll_wakes_the_running_controller(
     backend = await backend_store.insert_backend(db, sim.api_url, sim.secret)
     await controller.poll_due()  # leased for 10 s now
     sim.calls.clear()
-    task = asyncio.create_task(controller.run())
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
     try:
         await asyncio.sleep(0.3)
         assert sim.calls == []
@@ -85,8 +86,8 @@ async def test_request_poll_wakes_the_running_controller(
             while not sim.calls:
                 await asyncio.sleep(0.02)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        stop.set()
+        await asyncio.wait_for(task, 10)  # stops by itself, without a cancel
 
 
 async def test_decommissioned_backend_goes_when_its_last_meeting_ends(
