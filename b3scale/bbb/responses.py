@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
+from b3scale.bbb.text import clean
+
 XML_CONTENT_TYPE = "text/xml;charset=utf-8"
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 
@@ -75,7 +77,7 @@ def _text(value: str | int | bool | None) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return escape(str(value))
+    return escape(clean(str(value)))
 
 
 def element(name: str, value: Node) -> str:

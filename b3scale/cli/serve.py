@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import click
-from aiohttp import web
 
 from b3scale import __version__
 from b3scale.cli.common import EXIT_CONFIG, EXIT_FAILURE, database_config, fail, startup_config
@@ -13,6 +13,7 @@ from b3scale.store.db import DatabaseUnavailable
 from b3scale.store.migrate import SchemaTooNew
 from b3scale.web.accesslog import AccessLogger
 from b3scale.web.app import create_app
+from b3scale.web.server import serve_until_signalled
 
 log = logging.getLogger("b3scale")
 
@@ -31,14 +32,15 @@ def serve() -> None:
         app = create_app(config)
         log.info("listening", extra={"address": f"http://{config.listen_address}"})
         try:
-            web.run_app(
-                app,
-                host=config.listen_host or None,
-                port=config.listen_port,
-                access_log_class=AccessLogger,
-                access_log=logging.getLogger("b3scale.access"),
-                shutdown_timeout=SHUTDOWN_TIMEOUT,
-                print=None,
+            asyncio.run(
+                serve_until_signalled(
+                    app,
+                    config.listen_host or None,
+                    config.listen_port,
+                    SHUTDOWN_TIMEOUT,
+                    access_log_class=AccessLogger,
+                    access_log=logging.getLogger("b3scale.access"),
+                )
             )
         except SchemaTooNew as exc:
             fail(str(exc), EXIT_CONFIG)

@@ -12,6 +12,7 @@ from b3scale.cluster.chain import Context, Handler, Reply, compose
 from b3scale.cluster.handlers.meetings import meeting_handlers
 from b3scale.cluster.handlers.recordings import recording_handlers
 from b3scale.cluster.middlewares.bind_meeting_frontend import bind_meeting_frontend
+from b3scale.cluster.middlewares.check_params import refuse_malformed_params
 from b3scale.cluster.middlewares.default_presentation import set_default_presentation
 from b3scale.cluster.middlewares.rewrite_meeting_id import rewrite_unique_meeting_id
 from b3scale.cluster.middlewares.set_params import set_create_params, set_join_params
@@ -32,6 +33,7 @@ def build_gateway(services: Services) -> Handler:
 
     chain = compose(
         [
+            refuse_malformed_params,
             rewrite_unique_meeting_id,
             bind_meeting_frontend(services.db, services.routes),
             set_default_presentation,

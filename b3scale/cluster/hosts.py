@@ -14,7 +14,10 @@ def normalize_host(value: str) -> str:
     A URL with a path keeps it (with one trailing slash); scheme and host are lower-cased.
     Raises ValueError for anything but an http(s) URL with a host.
     """
-    parts = urlsplit(value.strip())
+    value = value.strip()
+    if not value.isascii() or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("a URL has no spaces or control characters (use punycode for IDN)")
+    parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL: {value!r}")
     path = parts.path.rstrip("/")

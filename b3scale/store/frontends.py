@@ -10,6 +10,10 @@ from uuid import UUID
 
 from b3scale.store.db import Database, Row, Session
 
+#: The longest frontend key: it is a URL path segment and the payload of the change NOTIFY
+#: (PostgreSQL's limit is 8,000 bytes).
+KEY_MAX_LENGTH = 128
+
 
 @dataclass(frozen=True, slots=True)
 class Frontend:

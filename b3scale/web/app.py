@@ -35,6 +35,7 @@ from b3scale.web.keys import (
     STATS,
 )
 from b3scale.web.metrics import Metrics, metrics_endpoint, metrics_middleware
+from b3scale.web.server import HANDLER_ARGS
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,9 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: Config) -> web.Application:
     metrics = Metrics()
     app = web.Application(
-        client_max_size=bbbapi.MAX_BODY_SIZE, middlewares=[metrics_middleware(metrics)]
+        client_max_size=bbbapi.MAX_BODY_SIZE,
+        middlewares=[metrics_middleware(metrics)],
+        handler_args=HANDLER_ARGS,
     )
     app[CONFIG] = config
     app[METRICS] = metrics

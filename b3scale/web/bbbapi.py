@@ -10,13 +10,15 @@ import logging
 import re
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from b3scale.bbb import checksum, parse
 from b3scale.bbb.request import FORM_CONTENT_TYPE, Request, parse_query
 from b3scale.bbb.responses import failed
+from b3scale.bbb.text import is_clean
 from b3scale.cluster import join_pages
 from b3scale.cluster.chain import HTML_CONTENT_TYPE, Context, Reply
-from b3scale.store.frontends import Frontend
+from b3scale.store.frontends import KEY_MAX_LENGTH, Frontend
 from b3scale.web.keys import FRONTENDS, GATEWAY, METRICS, RETRY_KEY
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,9 @@ async def bbb_api(http: web.Request) -> web.Response:
         reply = await _answer(http, call)
     except web.HTTPRequestEntityTooLarge:
         reply = Reply(failed("requestTooLarge", "The request body is too large."), 413)
+    except HttpProcessingError:
+        # A body that cannot be read as sent (a broken Content-Encoding, a cut chunk).
+        reply = Reply(failed("badRequest", "The request body cannot be decoded."), 400)
     except Exception:
         log.exception("unexpected error in the BBB gateway", extra={"path": http.path})
         reply = Reply(
@@ -77,8 +82,14 @@ async def bbb_api(http: web.Request) -> web.Response:
     return render(reply)
 
 
+def plausible_key(key: str) -> bool:
+    """Whether ``key`` could name a frontend: a key that cannot costs no database query."""
+    return 0 < len(key) <= KEY_MAX_LENGTH and is_clean(key)
+
+
 async def _answer(http: web.Request, call: str) -> Reply:
-    frontend = await http.app[FRONTENDS].get(http.match_info["key"])
+    key = http.match_info.get("key", "")
+    frontend = await http.app[FRONTENDS].get(key) if plausible_key(key) else None
     if frontend is None:
         return Reply(
             failed("unknownFrontend", "No frontend with this key is configured on this server.")
@@ -129,6 +140,7 @@ async def retry_join(http: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_route("*", "/bbb/", bbb_api)  # no key: unknownFrontend, in XML
     app.router.add_route("*", "/bbb/{key}", bbb_api)
     app.router.add_route("*", "/bbb/{key}/{tail:.*}", bbb_api)
     app.router.add_get("/b3s/retry-join/{token}", retry_join)

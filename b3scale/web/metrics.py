@@ -144,6 +144,10 @@ async def _cluster_gauges(db: Database, registry: Registry) -> None:
         fe_attendees.set({"frontend": row["key"]}, int(row["attendees"]))
 
 
+#: Methods counted by name; anything a client invents is "other" (bounded label values).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def route_template(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "unmatched"
@@ -162,8 +166,9 @@ def metrics_middleware(metrics: Metrics) -> Middleware:
             status = exc.status
             raise
         finally:
+            method = request.method if request.method in KNOWN_METHODS else "other"
             metrics.observe_http(
-                route_template(request), request.method, status, time.monotonic() - started
+                route_template(request), method, status, time.monotonic() - started
             )
 
     return middleware

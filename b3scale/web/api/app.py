@@ -7,13 +7,15 @@ from aiohttp import web
 from b3scale.web.api import backends, docs, frontends, index, meetings
 from b3scale.web.api.auth import SECRET, auth_middleware
 from b3scale.web.api.errors import error_middleware
+from b3scale.web.api.params import params_middleware
 
 PREFIX = "/api/v1"
 
 
 def create_api(jwt_secret: str) -> web.Application:
-    # In execution order: errors become JSON (also auth's), then the token is checked.
-    api = web.Application(middlewares=[error_middleware, auth_middleware])
+    # In execution order: errors become JSON (also auth's), the token is checked, then path
+    # and query values are (only a caller with a valid token learns what was wrong with them).
+    api = web.Application(middlewares=[error_middleware, auth_middleware, params_middleware])
     api[SECRET] = jwt_secret
     for module in (index, frontends, backends, meetings, docs):
         api.add_routes(module.routes)

@@ -38,6 +38,11 @@ class Principal:
     def is_admin(self) -> bool:
         return SCOPE_ADMIN in self.scopes
 
+    def owns(self, account_ref: str | None) -> bool:
+        """Whether a user may see and change what belongs to ``account_ref``: only their own,
+        and a token without a subject owns nothing (not even what has no owner)."""
+        return self.subject is not None and account_ref == self.subject
+
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 SECRET = web.AppKey("jwt_secret", str)
@@ -59,16 +64,34 @@ def decode_token(token: str, secret: str) -> Principal:
         raise ApiError(
             401, "invalid_token", "invalid token: bad signature, algorithm or format"
         ) from None
-    scope = claims.get("scope", "")
-    scopes = frozenset(scope.split() if isinstance(scope, str) else map(str, scope or []))
+    scopes = scopes_of(claims.get("scope"))
     if not scopes & {SCOPE_USER, SCOPE_ADMIN}:
         raise ApiError(
             403,
             "invalid_credentials",
             "the credentials provided are lacking the scope: b3scale or b3scale:admin",
         )
-    subject = claims.get("sub")
-    return Principal(str(subject) if subject is not None else None, scopes)
+    return Principal(subject_of(claims.get("sub")), scopes)
+
+
+def scopes_of(claim: object) -> frozenset[str]:
+    """A space-separated string (RFC 8693) or a list of strings; anything else grants nothing."""
+    if isinstance(claim, str):
+        return frozenset(claim.split())
+    if isinstance(claim, list) and all(isinstance(item, str) for item in claim):
+        return frozenset(claim)
+    return frozenset()
+
+
+def subject_of(claim: object) -> str | None:
+    """The ``sub`` claim as an account reference; missing, empty or not a string: nobody.
+
+    A token without a subject must own nothing: frontends created by an admin have no
+    ``account_ref``, and a None subject must never match them.
+    """
+    if isinstance(claim, str) and claim.strip():
+        return claim
+    return None
 
 
 def sign_token(secret: str, subject: str, scopes: str, lifetime: float | None) -> str:

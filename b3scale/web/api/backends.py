@@ -6,53 +6,33 @@ from typing import Any
 
 from aiohttp import web
 
-from b3scale.bbb.checksum import ALGORITHMS
 from b3scale.cluster.hosts import normalize_host
 from b3scale.store import backends as store
 from b3scale.store import meetings as meeting_store
 from b3scale.store.backends import Backend
 from b3scale.store.db import UniqueViolation
+from b3scale.web.api import inputs, schema
 from b3scale.web.api.auth import require_admin
-from b3scale.web.api.common import db, json_object, json_response, path_uuid
+from b3scale.web.api.body import json_object
+from b3scale.web.api.common import db, json_response, path_uuid
 from b3scale.web.api.errors import ApiError, not_found, validation_error
 from b3scale.web.api.merge import merge_patch
 from b3scale.web.api.shapes import backend_json
 
 routes = web.RouteTableDef()
 
-ADMIN_STATES = ("init", "ready", "stopped", "decommissioned")
 PATCHABLE = ("bbb", "settings", "admin_state", "load_factor", "checksum_algorithm")
 TRUE_WORDS = ("1", "true", "yes")
 
 
 def validate(data: dict[str, Any]) -> dict[str, list[str]]:
-    """Checks ``data`` and normalises its host in place."""
-    errors: dict[str, list[str]] = {}
-    bbb: dict[str, Any] = data["bbb"] if isinstance(data.get("bbb"), dict) else {}
-    host, secret = bbb.get("host"), bbb.get("secret")
-    if not isinstance(host, str) or not host.strip():
-        errors["bbb.host"] = ["this field is required"]
-    else:
+    """Checks ``data`` against the schema and normalises its host in place."""
+    errors = schema.validate(data, inputs.BACKEND)
+    if "bbb.host" not in errors and isinstance(data.get("bbb"), dict):
         try:
-            bbb["host"] = normalize_host(host)
+            data["bbb"]["host"] = normalize_host(data["bbb"]["host"])
         except ValueError:
             errors["bbb.host"] = ["must be an http:// or https:// URL"]
-    if not isinstance(secret, str) or not secret.strip():
-        errors["bbb.secret"] = ["this field is required"]
-    if data.get("admin_state", "ready") not in ADMIN_STATES:
-        errors["admin_state"] = [f"must be one of {', '.join(ADMIN_STATES)}"]
-    factor = data.get("load_factor", 1.0)
-    if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor > 0:
-        errors["load_factor"] = ["must be a number greater than 0"]
-    if data.get("checksum_algorithm", "sha256") not in ALGORITHMS:
-        errors["checksum_algorithm"] = [f"must be one of {', '.join(ALGORITHMS)}"]
-    settings = data.get("settings", {})
-    if not isinstance(settings, dict):
-        errors["settings"] = ["must be an object"]
-    elif "tags" in settings and not (
-        isinstance(settings["tags"], list) and all(isinstance(t, str) for t in settings["tags"])
-    ):
-        errors["settings.tags"] = ["must be a list of strings"]
     return errors
 
 
@@ -94,7 +74,7 @@ async def create_backend(request: web.Request) -> web.Response:
         created = await store.insert_backend(
             db(request),
             data["bbb"]["host"],
-            data["bbb"]["secret"].strip(),
+            data["bbb"]["secret"],
             settings=data.get("settings") or {},
             admin_state=data.get("admin_state", "ready"),
             load_factor=float(data.get("load_factor", 1.0)),
@@ -128,7 +108,7 @@ async def update_backend(request: web.Request) -> web.Response:
             db(request),
             current.id,
             host=merged["bbb"]["host"],
-            secret=merged["bbb"]["secret"].strip(),
+            secret=merged["bbb"]["secret"],
             settings=merged["settings"],
             admin_state=merged.get("admin_state", current.admin_state),
             load_factor=float(merged.get("load_factor", current.load_factor)),

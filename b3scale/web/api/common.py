@@ -9,22 +9,12 @@ from uuid import UUID
 from aiohttp import web
 
 from b3scale.store.db import Database
-from b3scale.web.api.errors import ApiError, not_found
+from b3scale.web.api.errors import not_found
 from b3scale.web.keys import DATABASE
 
 
 def db(request: web.Request) -> Database:
     return request.config_dict[DATABASE]
-
-
-async def json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json(loads=json.loads)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.msg}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
-    return body
 
 
 def path_uuid(request: web.Request, what: str) -> UUID:

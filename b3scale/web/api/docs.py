@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from b3scale import __version__
+from b3scale.web.api import inputs
 
 routes = web.RouteTableDef()
 
@@ -28,15 +29,18 @@ ERRORS = {
     "400": _json(_ref("Error"), "Invalid input (validation errors list the fields)"),
     "401": _json(_ref("Error"), "Missing, invalid or expired token"),
     "403": _json(_ref("Error"), "The token lacks the scope"),
+    "503": _json(_ref("Error"), "The database is not available"),
 }
 NOT_FOUND = {"404": _json(_ref("Error"), "Not found (or not yours)")}
+#: Answers of every operation that takes a body, besides ERRORS.
+BODY_ERRORS = {"413": _json(_ref("Error"), "The body is larger than 64 KiB")}
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 BACKEND_QUERY = [
     {"name": "backend_id", "in": "query", "schema": {"type": "string", "format": "uuid"}},
     {
         "name": "backend_host",
         "in": "query",
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "maxLength": 2048},
         "description": "The backend's URL; normalised like everywhere else",
     },
 ]
@@ -48,6 +52,11 @@ def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, description: str = "") -> dict[str, Any]:
+    schema = {"type": "string", "maxLength": 2048}
+    return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
 SETTINGS = {
@@ -160,31 +169,6 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-FRONTEND_INPUT = {
-    "type": "object",
-    "properties": {
-        "bbb": {
-            "type": "object",
-            "properties": {"key": {"type": "string"}, "secret": {"type": "string"}},
-        },
-        "settings": SETTINGS,
-        "active": {"type": "boolean"},
-        "account_ref": {"type": "string", "description": "Admins only; users own what they make"},
-    },
-}
-BACKEND_INPUT = {
-    "type": "object",
-    "properties": {
-        "bbb": {
-            "type": "object",
-            "properties": {"host": {"type": "string"}, "secret": {"type": "string"}},
-        },
-        "settings": SETTINGS,
-        "admin_state": {"type": "string"},
-        "load_factor": {"type": "number"},
-        "checksum_algorithm": {"type": "string"},
-    },
-}
 PATCH_NOTE = (
     "Merges: keys left out are kept at every depth, null removes a key, arrays are replaced."
 )
@@ -204,15 +188,16 @@ PATHS: dict[str, Any] = {
         "get": _op(
             "List frontends (users: their own)",
             {"200": _json({"type": "array", "items": _ref("Frontend")}, "Frontends")},
-            parameters=[
-                {"name": n, "in": "query", "schema": {"type": "string"}}
-                for n in ("key", "key__like", "account_ref")
-            ],
+            parameters=[_query(n) for n in ("key", "key__like", "account_ref")],
         ),
         "post": _op(
             "Create a frontend",
-            {"201": _json(_ref("Frontend"), "Created"), "409": _json(_ref("Error"), "Key taken")},
-            requestBody=_body(FRONTEND_INPUT),
+            {
+                "201": _json(_ref("Frontend"), "Created"),
+                "409": _json(_ref("Error"), "Key taken"),
+                **BODY_ERRORS,
+            },
+            requestBody=_body(inputs.FRONTEND),
         ),
     },
     "/api/v1/frontends/{id}": {
@@ -220,9 +205,14 @@ PATHS: dict[str, Any] = {
         "get": _op("Show a frontend", {"200": _json(_ref("Frontend"), "Frontend"), **NOT_FOUND}),
         "patch": _op(
             "Change a frontend",
-            {"200": _json(_ref("Frontend"), "Changed"), **NOT_FOUND},
+            {
+                "200": _json(_ref("Frontend"), "Changed"),
+                "409": _json(_ref("Error"), "Key taken"),
+                **NOT_FOUND,
+                **BODY_ERRORS,
+            },
             description=PATCH_NOTE,
-            requestBody=_body(FRONTEND_INPUT),
+            requestBody=_body(inputs.FRONTEND_PATCH),
         ),
         "delete": _op(
             "Delete a frontend (its meetings are forgotten)",
@@ -233,15 +223,16 @@ PATHS: dict[str, Any] = {
         "get": _op(
             "List backends (admin)",
             {"200": _json({"type": "array", "items": _ref("Backend")}, "Backends")},
-            parameters=[
-                {"name": n, "in": "query", "schema": {"type": "string"}}
-                for n in ("host", "host__like")
-            ],
+            parameters=[_query(n) for n in ("host", "host__like")],
         ),
         "post": _op(
             "Add a backend (admin); it is polled at once",
-            {"201": _json(_ref("Backend"), "Created"), "409": _json(_ref("Error"), "Host taken")},
-            requestBody=_body(BACKEND_INPUT),
+            {
+                "201": _json(_ref("Backend"), "Created"),
+                "409": _json(_ref("Error"), "Host taken"),
+                **BODY_ERRORS,
+            },
+            requestBody=_body(inputs.BACKEND),
         ),
     },
     "/api/v1/backends/{id}": {
@@ -251,9 +242,14 @@ PATHS: dict[str, Any] = {
         ),
         "patch": _op(
             "Change a backend (admin)",
-            {"200": _json(_ref("Backend"), "Changed"), **NOT_FOUND},
+            {
+                "200": _json(_ref("Backend"), "Changed"),
+                "409": _json(_ref("Error"), "Host taken"),
+                **NOT_FOUND,
+                **BODY_ERRORS,
+            },
             description=PATCH_NOTE,
-            requestBody=_body(BACKEND_INPUT),
+            requestBody=_body(inputs.BACKEND_PATCH),
         ),
         "delete": _op(
             "Decommission a backend (admin); force=true deletes it now",
@@ -267,7 +263,11 @@ PATHS: dict[str, Any] = {
             {"200": _json({"type": "array", "items": _ref("Meeting")}, "Meetings"), **NOT_FOUND},
             parameters=[
                 *BACKEND_QUERY,
-                {"name": "frontend_id", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "frontend_id",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "uuid"},
+                },
             ],
         ),
         "delete": _op(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
@@ -54,8 +53,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = exc.reason.lower().replace(" ", "_")
         return web.json_response({"error": code, "message": exc.reason}, status=exc.status)
-    except json.JSONDecodeError as exc:
-        return ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.msg}").response()
-    except DatabaseError:
-        log.exception("database error in the REST API")
+    except DatabaseError as exc:
+        log.error(
+            "database error in the REST API",
+            extra={"path": request.path, "error": type(exc).__name__},
+        )
         return ApiError(503, "database_unavailable", "the database is not available").response()
+    except Exception:
+        # A bug: one error line with the traceback, the path without its query string.
+        log.exception("unexpected error in the REST API", extra={"path": request.path})
+        return ApiError(
+            500, "internal_error", "the server failed to handle this request"
+        ).response()

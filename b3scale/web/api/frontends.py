@@ -9,8 +9,10 @@ from aiohttp import web
 from b3scale.store import frontends as store
 from b3scale.store.db import UniqueViolation
 from b3scale.store.frontends import Frontend
+from b3scale.web.api import inputs, schema
 from b3scale.web.api.auth import Principal, principal
-from b3scale.web.api.common import db, json_object, json_response, path_uuid
+from b3scale.web.api.body import json_object
+from b3scale.web.api.common import db, json_response, path_uuid
 from b3scale.web.api.errors import ApiError, not_found, validation_error
 from b3scale.web.api.merge import merge_patch
 from b3scale.web.api.shapes import frontend_json
@@ -19,28 +21,11 @@ routes = web.RouteTableDef()
 
 
 def validate(data: dict[str, Any]) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    bbb = data.get("bbb")
-    bbb = bbb if isinstance(bbb, dict) else {}
-    for field in ("key", "secret"):
-        value = bbb.get(field)
-        if not isinstance(value, str) or not value.strip():
-            errors[f"bbb.{field}"] = ["this field is required"]
-    key = bbb.get("key")
-    if isinstance(key, str) and "/" in key:
-        errors["bbb.key"] = ["must not contain '/'"]
-    if not isinstance(data.get("settings", {}), dict):
-        errors["settings"] = ["must be an object"]
-    if not isinstance(data.get("active", True), bool):
-        errors["active"] = ["must be true or false"]
-    account = data.get("account_ref")
-    if account is not None and (not isinstance(account, str) or len(account) > 80):
-        errors["account_ref"] = ["must be a string of at most 80 characters"]
-    return errors
+    return schema.validate(data, inputs.FRONTEND)
 
 
 def visible(frontend: Frontend | None, who: Principal) -> Frontend | None:
-    if frontend is None or who.is_admin or frontend.account_ref == who.subject:
+    if frontend is None or who.is_admin or who.owns(frontend.account_ref):
         return frontend
     return None
 
@@ -74,6 +59,10 @@ async def create_frontend(request: web.Request) -> web.Response:
     who = principal(request)
     data = await json_object(request)
     if not who.is_admin:
+        if who.subject is None:
+            raise ApiError(
+                403, "forbidden", "a user's token needs a subject (sub) to own frontends"
+            )
         data["account_ref"] = who.subject  # a user's frontends are always their own
     errors = validate(data)
     if errors:
@@ -81,8 +70,8 @@ async def create_frontend(request: web.Request) -> web.Response:
     try:
         created = await store.insert_frontend(
             db(request),
-            data["bbb"]["key"].strip(),
-            data["bbb"]["secret"].strip(),
+            data["bbb"]["key"],
+            data["bbb"]["secret"],
             data.get("settings") or {},
             active=data.get("active", True),
             account_ref=data.get("account_ref"),
@@ -117,8 +106,8 @@ async def update_frontend(request: web.Request) -> web.Response:
         updated = await store.update_frontend(
             db(request),
             current.id,
-            key=merged["bbb"]["key"].strip(),
-            secret=merged["bbb"]["secret"].strip(),
+            key=merged["bbb"]["key"],
+            secret=merged["bbb"]["secret"],
             settings=merged["settings"],
             active=merged["active"],
             account_ref=merged.get("account_ref"),
