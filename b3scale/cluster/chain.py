@@ -28,6 +28,8 @@ class Reply:
     location: str | None = None
     #: Meeting IDs in the body are already the frontend's own (answered from the database).
     decoded: bool = False
+    #: Close the connection after this answer (the request's body was not read to its end).
+    close: bool = False
 
 
 @dataclass(frozen=True, slots=True)

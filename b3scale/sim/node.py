@@ -164,7 +164,8 @@ class SimNode:
         return f"{self.url}/bigbluebutton/api/"
 
     def app(self) -> web.Application:
-        app = web.Application()
+        # Long creates (many meta_ values) are what real frontends send a BBB server.
+        app = web.Application(handler_args={"max_line_size": 65536, "max_field_size": 65536})
         app.router.add_route("*", "/bigbluebutton/api", self._dispatch)
         app.router.add_route("*", "/bigbluebutton/api/{call:[^/]*}", self._dispatch)
         app.router.add_route("*", "/bigbluebutton/api/{call:[^/]*}/", self._dispatch)

@@ -35,7 +35,7 @@ from b3scale.web.keys import (
     STATS,
 )
 from b3scale.web.metrics import Metrics, metrics_endpoint, metrics_middleware
-from b3scale.web.server import HANDLER_ARGS
+from b3scale.web.server import HANDLER_ARGS, install_log_filter
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: Config) -> web.Application:
     metrics = Metrics()
+    install_log_filter()
     app = web.Application(
         client_max_size=bbbapi.MAX_BODY_SIZE,
         middlewares=[metrics_middleware(metrics)],

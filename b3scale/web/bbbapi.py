@@ -55,7 +55,10 @@ def render(reply: Reply) -> web.Response:
     headers = {"Content-Type": reply.content_type, "Cache-Control": "no-cache"}
     if reply.location is not None:
         headers["Location"] = reply.location
-    return web.Response(body=reply.body, status=reply.status, headers=headers)
+    response = web.Response(body=reply.body, status=reply.status, headers=headers)
+    if reply.close:
+        response.force_close()
+    return response
 
 
 def media_type(content_type: str | None) -> str:
@@ -69,10 +72,10 @@ async def bbb_api(http: web.Request) -> web.Response:
     try:
         reply = await _answer(http, call)
     except web.HTTPRequestEntityTooLarge:
-        reply = Reply(failed("requestTooLarge", "The request body is too large."), 413)
-    except HttpProcessingError:
+        reply = Reply(failed("requestTooLarge", "The request body is too large."), 413, close=True)
+    except (HttpProcessingError, web.RequestPayloadError):
         # A body that cannot be read as sent (a broken Content-Encoding, a cut chunk).
-        reply = Reply(failed("badRequest", "The request body cannot be decoded."), 400)
+        reply = Reply(failed("badRequest", "The request body cannot be decoded."), 400, close=True)
     except Exception:
         log.exception("unexpected error in the BBB gateway", extra={"path": http.path})
         reply = Reply(

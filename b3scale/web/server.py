@@ -28,6 +28,34 @@ MAX_LINE_SIZE = 64 * 1024
 HANDLER_ARGS = {"max_line_size": MAX_LINE_SIZE, "max_field_size": MAX_LINE_SIZE}
 
 
+def _client_error(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is a client's malformed request or body."""
+    while exc is not None:
+        if isinstance(exc, HttpProcessingError | web.RequestPayloadError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class ClientErrorFilter(logging.Filter):
+    """aiohttp logs a client's broken body (after the answer went out) as "Unhandled
+    exception" with a traceback: made one warning line, without the exception's text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and _client_error(record.exc_info[1]):
+            record.msg, record.args = "malformed request body refused", ()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.__dict__["error"] = type(record.exc_info[1]).__name__
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def install_log_filter() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorFilter) for f in server_log.filters):
+        server_log.addFilter(ClientErrorFilter())
+
+
 def error_answer(head: bytes, status: int) -> web.Response:
     """What a request we could not parse gets: JSON for the REST API, else BBB's XML."""
     _, _, target = head.partition(b" ")
@@ -70,7 +98,7 @@ class _RequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        if not isinstance(exc, HttpProcessingError) or request.writer.output_size > 0:
+        if not _client_error(exc) or request.writer.output_size > 0:
             return super().handle_error(request, status, exc, message)
         # The client's mistake: one line, without the request line or the headers.
         log.warning(

@@ -41,18 +41,6 @@ def user(sub: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token('b3scale', sub)}"}
 
 
-@pytest.fixture
-async def api(
-    db: Database,
-    migrated_db_url: str,
-    aiohttp_client: Callable[[web.Application], Awaitable[App]],
-) -> App:
-    config = Config(
-        db_url=migrated_db_url, db_pool_size=8, run_controller=False, api_jwt_secret=SECRET
-    )
-    return await aiohttp_client(create_app(config))
-
-
 async def call(
     api: App,
     method: str,

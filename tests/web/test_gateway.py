@@ -22,43 +22,9 @@ from b3scale.store.frontends import insert_frontend
 from b3scale.web.app import create_app
 from b3scale.web.keys import CONFIG, CONTROLLER
 from tests.support.bbbclient import FrontendClient
+from tests.support.cluster import add_backend, frontend, holder
 
 App = TestClient[web.Request, web.Application]
-
-
-async def add_backend(
-    db: Database,
-    gateway: App,
-    node: SimNode,
-    *,
-    tags: list[str] | None = None,
-    admin_state: str = "ready",
-) -> Backend:
-    backend = await backend_store.insert_backend(
-        db,
-        node.api_url,
-        node.secret,
-        settings={"tags": tags} if tags else None,
-        admin_state=admin_state,
-    )
-    assert await gateway.app[CONTROLLER].poll(backend)
-    return backend
-
-
-async def frontend(db: Database, gateway: App, key: str, **settings: object) -> FrontendClient:
-    await insert_frontend(db, key, f"{key}-secret", dict(settings))
-    return FrontendClient(gateway, key, f"{key}-secret")
-
-
-def holder(fleet: list[SimNode], frontend_key: str, meeting_id: str) -> SimNode:
-    encoded = meeting_ids.encode(frontend_key, meeting_id)
-    [node] = [n for n in fleet if encoded in n.meetings]
-    return node
-
-
-@pytest.fixture
-async def ready(db: Database, gateway: App, fleet: list[SimNode]) -> list[Backend]:
-    return [await add_backend(db, gateway, node) for node in fleet]
 
 
 async def test_version_unknown_frontend_and_bad_checksum(db: Database, gateway: App) -> None:

@@ -31,6 +31,16 @@ BACKEND_UNAVAILABLE = BBBError(
 
 
 def passthrough(response: BackendResponse) -> Reply:
+    """The node's answer as it is; one that is no BBB document (a proxy's error page, a
+    truncated body) becomes a FAILED document, so a frontend never parses garbage."""
+    if response.returncode is None and not response.body.lstrip().startswith(b"{"):
+        log.warning("a backend answered without a BBB document", extra={"status": response.status})
+        return Reply(
+            failed(
+                "backendError",
+                f"The BigBlueButton server answered HTTP {response.status} without a BBB document.",
+            )
+        )
     return Reply(response.body, response.status, response.content_type or "text/xml")
 
 

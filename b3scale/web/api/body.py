@@ -32,16 +32,24 @@ def invalid(message: str) -> ApiError:
     return ApiError(400, "invalid_json", message)
 
 
+def too_large() -> ApiError:
+    return ApiError(
+        413, "request_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", close=True
+    )
+
+
 async def read_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiError(413, "request_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+        raise too_large()
     try:
         body = await request.content.read(MAX_BODY_BYTES + 1)
-    except HttpProcessingError:
+    except (HttpProcessingError, web.RequestPayloadError):
         # A body the server cannot decode (for example Content-Encoding: gzip with garbage).
-        raise invalid("the body cannot be decoded (Content-Encoding)") from None
+        raise ApiError(
+            400, "invalid_json", "the body cannot be decoded (Content-Encoding)", close=True
+        ) from None
     if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, "request_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+        raise too_large()
     return body
 
 

@@ -19,8 +19,12 @@ class ApiError(Exception):
         error: str,
         message: str,
         fields: dict[str, list[str]] | None = None,
+        *,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
+        #: Close the connection after answering: the rest of the body is not worth reading.
+        self.close = close
         self.status = status
         self.error = error
         self.message = message
@@ -30,7 +34,10 @@ class ApiError(Exception):
         body: dict[str, object] = {"error": self.error, "message": self.message}
         if self.fields:
             body["fields"] = self.fields
-        return web.json_response(body, status=self.status)
+        response = web.json_response(body, status=self.status)
+        if self.close:
+            response.force_close()
+        return response
 
 
 def not_found(what: str = "resource") -> ApiError:
