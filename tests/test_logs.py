@@ -2,11 +2,13 @@
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
@@ -134,8 +136,85 @@ def test_debug_logs_hold_no_secrets(pg_admin_dsn: str, sim_node: dict[str, str])
         logs = serve.output
     asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE {name} WITH (FORCE)"))
 
-    assert '"level": "debug"' in logs or '"level": "info"' in logs
+    debug = [json.loads(line) for line in logs.splitlines() if '"level": "debug"' in line]
+    assert {
+        (e["frontend"], e["call"], e["result"]) for e in debug if e["message"] == "bbb call"
+    } >= {
+        ("fe", "create", "SUCCESS"),
+        ("fe", "join", "redirect"),
+        ("fe", "end", "SUCCESS"),
+    }
     assert "/bbb/fe/bigbluebutton/api/create" in logs  # the access log is there...
     for secret in (API_SECRET, FRONTEND_SECRET, sim_node["secret"], token, *PASSWORDS, *checksums):
         assert secret not in logs  # ...but never a secret, a password or a checksum
     assert "checksum=" not in logs
+
+
+def raw_exchange(port: int, data: bytes) -> tuple[int, str, bytes]:
+    """Send bytes as they are; the answer's status, content type and body (the server closes
+    the connection: after a request it cannot parse, or as the request asks)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers.get("content-type", ""), body
+
+
+def test_hostile_requests_get_answers_in_kind_and_one_log_line(pg_admin_dsn: str) -> None:
+    name = f"b3scale_hostile_{uuid.uuid4().hex[:8]}"
+    asyncio.run(admin_execute(pg_admin_dsn, f"CREATE DATABASE {name}"))
+    token = sign_token(API_SECRET, "admin", "b3scale:admin", 600)
+    checksum = "c0ffee" * 10
+    huge_token = "eyJ" + "A" * 70_000
+    with Serve(
+        B3SCALE_DB_URL=dsn_for(pg_admin_dsn, name),
+        B3SCALE_API_JWT_SECRET=API_SECRET,
+        B3SCALE_LOG_LEVEL="debug",
+        B3SCALE_LOG_FORMAT="structured",
+    ) as serve:
+        serve.wait_healthy()
+        long_query = "meta_x=" + "y" * 70_000 + f"&checksum={checksum}"
+        status, kind, body = raw_exchange(
+            serve.port,
+            f"GET /bbb/fe/bigbluebutton/api/create?{long_query} HTTP/1.1\r\n\r\n".encode(),
+        )
+        assert (status, kind) == (400, "text/xml;charset=utf-8")
+        assert ET.fromstring(body).findtext("messageKey") == "badRequest"
+        status, kind, body = raw_exchange(
+            serve.port,
+            f"GET /api/v1/frontends HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {huge_token}"
+            "\r\n\r\n".encode(),
+        )
+        assert (status, kind) == (400, "application/json")
+        assert json.loads(body)["error"] == "bad_request"
+        status, kind, body = raw_exchange(serve.port, b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
+        assert status == 400 and ET.fromstring(body).findtext("returncode") == "FAILED"
+        status, kind, body = raw_exchange(
+            serve.port,
+            b"POST /api/v1/frontends HTTP/1.1\r\nHost: b\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: 9\r\n"
+            + f"Authorization: Bearer {token}\r\n\r\n".encode()
+            + b"\x1f\x8bnotgzip",
+        )
+        assert (status, json.loads(body)["error"]) == (400, "invalid_json")
+        status, _, body = raw_exchange(
+            serve.port,
+            b"GET /bbb/fz-a%00/bigbluebutton/api/getMeetings HTTP/1.1\r\nHost: b\r\n"
+            b"Connection: close\r\n\r\n",
+        )
+        assert (status, ET.fromstring(body).findtext("messageKey")) == (200, "unknownFrontend")
+        assert serve.stop() == 0
+        logs = serve.output
+    asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE {name} WITH (FORCE)"))
+    entries = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    assert len(entries) == len(logs.splitlines())  # one JSON object per line, nothing else
+    assert not [e for e in entries if "error" in e and "Traceback" in str(e["error"])]
+    assert "Traceback" not in logs
+    refused = [e for e in entries if e["message"] == "unparsable HTTP request refused"]
+    assert [e["level"] for e in refused] == ["warning"] * 3
+    for secret in (checksum, huge_token[:100], token, API_SECRET):
+        assert secret not in logs

@@ -81,7 +81,18 @@ async def bbb_api(http: web.Request) -> web.Response:
         reply = Reply(
             failed("internalError", "The load balancer failed to handle this request."), 500
         )
-    http.app[METRICS].observe_bbb(call, result_of(reply))
+    result = result_of(reply)
+    http.app[METRICS].observe_bbb(call, result)
+    if log.isEnabledFor(logging.DEBUG):
+        # What the access log cannot say; never the query (checksum, passwords, names).
+        log.debug(
+            "bbb call",
+            extra={
+                "frontend": http.match_info.get("key", "")[:128],
+                "call": call[:64],
+                "result": result,
+            },
+        )
     return render(reply)
 
 
