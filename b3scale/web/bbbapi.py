@@ -154,7 +154,8 @@ async def retry_join(http: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_route("*", "/bbb/", bbb_api)  # no key: unknownFrontend, in XML
-    app.router.add_route("*", "/bbb/{key}", bbb_api)
-    app.router.add_route("*", "/bbb/{key}/{tail:.*}", bbb_api)
+    # Every path under /bbb gets a BBB answer, an empty or missing key too (unknownFrontend).
+    app.router.add_route("*", "/bbb", bbb_api)
+    app.router.add_route("*", "/bbb/{key:[^/]*}", bbb_api)
+    app.router.add_route("*", "/bbb/{key:[^/]*}/{tail:.*}", bbb_api)
     app.router.add_get("/b3s/retry-join/{token}", retry_join)
