@@ -106,6 +106,14 @@ def _root(body: bytes) -> ET.Element:
         raise ResponseError(f"not XML: {exc}") from None
 
 
+def well_formed(xml: bytes) -> bool:
+    try:
+        _root(xml)
+    except ResponseError:
+        return False
+    return True
+
+
 def meetings(body: bytes) -> list[MeetingInfo]:
     """The meetings of a getMeetings response (empty for ``noMeetings``)."""
     root = _root(body)

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from b3scale.bbb import parse
 from b3scale.bbb.request import Request
 from b3scale.bbb.responses import BBBError
-from b3scale.cluster import join_pages, meeting_ids, routing
+from b3scale.cluster import join_pages, meeting_ids, meeting_state, routing
 from b3scale.cluster.chain import Context, Handler, Middleware, Reply, compose
 from b3scale.cluster.middlewares.default_presentation import with_default_presentation
 from b3scale.cluster.middlewares.rewrite_meeting_id import decode_body, encode_request
@@ -190,3 +191,15 @@ async def test_compose_runs_middlewares_in_list_order() -> None:
     chain = compose([tag("first"), tag("second"), tag("third")], terminal)
     await chain(Context(frontend(), Request("create")))
     assert seen == ["first", "second", "third", "terminal"]
+
+
+def test_an_element_with_a_bad_metadata_name_is_recognised_as_not_well_formed() -> None:
+    """Why the gateway refuses such names, and why _store checks what it keeps."""
+    created = parse.meeting(
+        b"<response><returncode>SUCCESS</returncode><meetingID>m</meetingID>"
+        b"<internalMeetingID>i-1</internalMeetingID><createTime>1</createTime></response>"
+    )
+    good = Request.build("create", {"meetingID": "m", "meta_bbb-origin": "gl"})
+    bad = Request.build("create", {"meetingID": "m", "meta_fz1_%": "x"})
+    assert parse.well_formed(meeting_state.meeting_element_from_create(good, "m", created))
+    assert not parse.well_formed(meeting_state.meeting_element_from_create(bad, "m", created))
