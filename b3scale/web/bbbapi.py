@@ -72,7 +72,7 @@ async def bbb_api(http: web.Request) -> web.Response:
     try:
         reply = await _answer(http, call)
     except web.HTTPRequestEntityTooLarge:
-        reply = Reply(failed("requestTooLarge", "The request body is too large."), 413, close=True)
+        reply = Reply(failed("requestTooLarge", "The request body is too large."), 413)
     except (HttpProcessingError, web.RequestPayloadError):
         # A body that cannot be read as sent (a broken Content-Encoding, a cut chunk).
         reply = Reply(failed("badRequest", "The request body cannot be decoded."), 400, close=True)

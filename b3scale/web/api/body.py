@@ -33,9 +33,9 @@ def invalid(message: str) -> ApiError:
 
 
 def too_large() -> ApiError:
-    return ApiError(
-        413, "request_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes", close=True
-    )
+    # Not closed at once: aiohttp reads and drops the rest of the body for a while (a
+    # lingering close), so the client, still writing, gets this answer rather than a reset.
+    return ApiError(413, "request_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
 
 
 async def read_body(request: web.Request) -> bytes:
