@@ -252,6 +252,7 @@ class Bench:
         mean = sum(counts) / len(counts)
         self.facts["burst"] = {
             "creates": plan.burst,
+            "per_backend": sorted(counts),
             "per_backend_max": max(counts),
             "per_backend_mean": round(mean, 2),
             "max_over_mean": round(max(counts) / mean, 3) if mean else None,

@@ -1,7 +1,6 @@
 """The benchmark harness still runs (quick mode). Not a benchmark: no timing is asserted."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ def test_quick_benchmark_runs(tmp_path: Path) -> None:
         "ceiling: bare proxy create",
     } <= set(scenarios)
     assert all(r["errors"] == 0 and r["requests"] > 0 for r in scenarios.values()), scenarios
-    assert report["facts"]["burst"]["max_over_mean"] <= 1.5
+    # 30 simultaneous creates over 3 equal backends: placement under the cluster lock puts
+    # each on the least loaded, so exactly 10 each (random placement would rarely do that).
+    assert report["facts"]["burst"]["per_backend"] == [10, 10, 10]
     assert report["facts"]["serve_rss_mb_big_cluster"] > 0
-    assert os.path.exists(tmp_path / "quick.json")

@@ -64,7 +64,9 @@ def test_missing_postgresql_binaries_exit_2_with_advice(data_dir: Path) -> None:
 
 
 def postmaster_running(data: Path) -> bool:
-    found = subprocess.run(["pgrep", "-f", f"-D {data}"], capture_output=True, check=False)
+    # "--" ends pgrep's options (the pattern starts with "-"); 0 found, 1 none, else an error.
+    found = subprocess.run(["pgrep", "-f", "--", f"-D {data}"], capture_output=True, check=False)
+    assert found.returncode in (0, 1), found.stderr
     pid_file = data / "pgdata" / "postmaster.pid"
     return found.returncode == 0 or pid_file.exists()
 

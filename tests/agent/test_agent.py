@@ -124,6 +124,42 @@ async def test_heartbeat_makes_the_backend_agent_managed(
     await eventually(fresh)
 
 
+async def test_a_heartbeat_alone_makes_an_unpolled_backend_healthy_for_5_s(
+    db: Database, node: SimNode, redis_server: RedisServer
+) -> None:
+    unpolled = await backend_store.insert_backend(db, node.api_url, node.secret)
+    state = await backend_store.select_backend(db, unpolled.id)
+    assert state is not None and state.node_state == "init" and not state.healthy
+
+    async def healthy() -> bool:
+        current = await backend_store.select_backend(db, unpolled.id)
+        return current is not None and current.healthy and current.agent_heartbeat is not None
+
+    async with aiohttp.ClientSession() as http:
+        agent = NodeAgent(
+            db,
+            BackendClient(http, node.api_url, node.secret),
+            unpolled.id,
+            redis_server.url,
+            heartbeat_interval=0.2,
+        )
+        task = asyncio.create_task(agent.run())
+        try:
+            await eventually(healthy)
+        finally:
+            agent.stop()
+            await asyncio.wait_for(task, 10)
+
+    # A crashed agent leaves its last heartbeat behind: healthy while it is younger than 5 s.
+    for age, expected in ((4, True), (6, False)):
+        await db.execute(
+            "UPDATE backends SET agent_heartbeat = now() - make_interval(secs => %s) WHERE id = %s",
+            (age, unpolled.id),
+        )
+        current = await backend_store.select_backend(db, unpolled.id)
+        assert current is not None and current.healthy is expected, age
+
+
 async def test_joins_leaves_and_end_follow_the_events(
     db: Database, gateway: App, node: SimNode, backend: Backend, agent: NodeAgent
 ) -> None:
@@ -174,14 +210,16 @@ async def test_a_repeated_join_is_counted_once(
     attendee = next(iter(meeting.attendees.values()))
     publisher = aioredis.from_url(redis_server.url)
     try:
+        # Counted before anything is published: the three joins and the leave must all have
+        # been applied (in order, one subscriber) before the counts are read.
+        applied_before = agent.applied
         for _ in range(3):
             await publisher.publish(CHANNEL, json.dumps(sim_events.user_joined(meeting, attendee)))
         await publisher.publish(CHANNEL, "garbage that is not JSON")
-        applied_before = agent.applied
         await publisher.publish(CHANNEL, json.dumps(sim_events.user_left(meeting, attendee)))
 
         async def left() -> bool:
-            return agent.applied > applied_before
+            return agent.applied >= applied_before + 4
 
         await eventually(left)
     finally:
