@@ -17,7 +17,7 @@ import pytest
 from b3scale.bbb.request import Request
 from b3scale.web.api.auth import sign_token
 from tests.support.pg import admin_execute, dsn_for
-from tests.support.process import ROOT, Serve, clean_env
+from tests.support.process import ROOT, Serve, clean_env, run_b3scale
 from tests.support.services import free_port
 
 API_SECRET = "api-secret-that-must-not-leak-0123456789"
@@ -132,6 +132,17 @@ def test_debug_logs_hold_no_secrets(pg_admin_dsn: str, sim_node: dict[str, str])
         assert status == 302
         assert b"SUCCESS" in bbb("getMeetingInfo", {"meetingID": "secret-room"})[1]
         assert b"SUCCESS" in bbb("end", {"meetingID": "secret-room", "password": PASSWORDS[0]})[1]
+        ctl = run_b3scale(
+            "ctl",
+            "show",
+            "backends",
+            B3SCALE_API_URL=serve.url,
+            B3SCALE_API_ACCESS_TOKEN=token,
+            B3SCALE_LOG_LEVEL="debug",
+        )
+        assert ctl.returncode == 0 and sim_node["api_url"] in ctl.stdout, ctl.stderr
+        for secret in (token, sim_node["secret"], API_SECRET):
+            assert secret not in ctl.stdout + ctl.stderr
         assert serve.stop() == 0
         logs = serve.output
     asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE {name} WITH (FORCE)"))

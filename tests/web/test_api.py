@@ -14,7 +14,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from b3scale.config import Config
 from b3scale.sim.node import SimNode
 from b3scale.store.db import Database
-from b3scale.web.api.docs import DOCUMENT, METHODS
+from b3scale.web.api.docs import METHODS
 from b3scale.web.app import create_app
 from b3scale.web.keys import COMMANDS, CONTROLLER
 
@@ -328,10 +328,11 @@ async def test_status(api: App) -> None:
 
 
 async def test_openapi_covers_every_route(api: App) -> None:
+    """The served document names exactly the operations the app routes (real answers are held
+    to it by the schema-driven test, test_openapi_schema.py)."""
     async with api.get("/api/v1/openapi.json") as resp:
         assert resp.status == 200
         document = await resp.json()
-    assert document == DOCUMENT
     documented = {
         (method.upper(), path)
         for path, item in document["paths"].items()
@@ -350,7 +351,7 @@ async def test_openapi_covers_every_route(api: App) -> None:
             path = info.get("path") or info.get("formatter") or ""
             if route.method != "HEAD":
                 served.add((route.method, path))
-    assert served and served <= documented, served - documented
+    assert served == documented, (served - documented, documented - served)
     async with api.get("/api/v1/docs") as resp:
         page = await resp.text()
         assert resp.status == 200 and "/api/v1/backends/{id}" in page
