@@ -50,6 +50,12 @@ class ConfigError(ValueError):
         super().__init__(f"{variable}={value!r} is not valid: expected {accepted}")
 
 
+#: Connections per instance. A request holds one for a query or a short transaction (about a
+#: millisecond), so ten serve thousands of requests per second, and two instances, their
+#: LISTEN connections and the node agents fit a stock PostgreSQL (max_connections = 100).
+DEFAULT_POOL_SIZE = 10
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """Settings of every b3scale process; built once by :func:`load_config`."""
@@ -61,7 +67,7 @@ class Config:
     #: B3SCALE_DB_URL: libpq DSN or URL; None means "start the embedded PostgreSQL".
     db_url: str | None = None
     #: B3SCALE_DB_POOL_SIZE: the most database connections one process opens.
-    db_pool_size: int = 128
+    db_pool_size: int = DEFAULT_POOL_SIZE
     #: B3SCALE_REVERSE_PROXY_MODE: joins are answered for a reverse proxy (deprecated by b3scale).
     reverse_proxy_mode: bool = False
     #: B3SCALE_LOG_LEVEL: b3scale's numeric level, -1 (trace) .. 5 (panic).
@@ -165,7 +171,7 @@ def parse_bool(value: str) -> bool:
 
 def parse_pool_size(value: str) -> int:
     size = int(value.strip())
-    if size < 1:
+    if not 1 <= size <= 1000:
         raise ValueError(value)
     return size
 
@@ -237,7 +243,10 @@ def load_config(
         listen_port=port,
         db_url=env.get("B3SCALE_DB_URL", "").strip() or None,
         db_pool_size=get(
-            "B3SCALE_DB_POOL_SIZE", parse_pool_size, 128, "a whole number of at least 1"
+            "B3SCALE_DB_POOL_SIZE",
+            parse_pool_size,
+            DEFAULT_POOL_SIZE,
+            "a whole number from 1 to 1000",
         ),
         reverse_proxy_mode=get(
             "B3SCALE_REVERSE_PROXY_MODE", parse_bool, False, "yes/true/1 or no/false/0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -73,3 +74,26 @@ def setup_logging(level: int, fmt: str, stream: TextIO | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(PYTHON_LEVELS[level])
+
+
+class Episode:
+    """One warning line per episode of a recurring failure (a database outage, an overload),
+    not one per request: the first occurrence is logged, the next ones only counted until
+    ``quiet`` seconds have passed, and the next line says how many were not logged."""
+
+    def __init__(self, logger: logging.Logger, message: str, quiet: float = 10.0) -> None:
+        self._logger = logger
+        self._message = message
+        self._quiet = quiet
+        self._last = float("-inf")
+        self._unlogged = 0
+
+    def report(self, **fields: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < self._quiet:
+            self._unlogged += 1
+            return
+        self._last = now
+        extra = {**fields, "unlogged_since_last": self._unlogged} if self._unlogged else fields
+        self._unlogged = 0
+        self._logger.warning(self._message, extra=extra)

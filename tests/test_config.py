@@ -9,7 +9,7 @@ def test_defaults_match_the_seed_readme() -> None:
     config = load_config({"HOME": "/home/x"}, env_files=())
     assert (config.listen_host, config.listen_port) == ("127.0.0.1", 42353)
     assert config.db_url is None
-    assert config.db_pool_size == 128
+    assert config.db_pool_size == 10
     assert config.reverse_proxy_mode is False
     assert config.log_level == 1
     assert config.log_format == "structured"
@@ -99,7 +99,7 @@ def test_env_files_are_ignored_when_db_url_is_set(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("B3SCALE_DB_POOL_SIZE=3\n")
     config = load_config({"B3SCALE_DB_URL": "dbname=x"}, env_files=(str(env),))
-    assert config.db_pool_size == 128
+    assert config.db_pool_size == 10
     assert config.env_files_used == ()
 
 

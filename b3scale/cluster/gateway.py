@@ -17,9 +17,12 @@ from b3scale.cluster.middlewares.default_presentation import set_default_present
 from b3scale.cluster.middlewares.rewrite_meeting_id import rewrite_unique_meeting_id
 from b3scale.cluster.middlewares.set_params import set_create_params, set_join_params
 from b3scale.cluster.services import Services
+from b3scale.logs import Episode
 from b3scale.store.db import DatabaseError
 
 log = logging.getLogger(__name__)
+#: A database outage or overload fails many calls at once: one line per episode.
+database_trouble = Episode(log, "database unavailable or busy; calls answered 503")
 
 
 def build_gateway(services: Services) -> Handler:
@@ -48,8 +51,8 @@ def build_gateway(services: Services) -> Handler:
             return await chain(ctx)
         except BBBError as exc:
             return Reply(exc.body(), exc.status)
-        except DatabaseError:
-            log.exception("database error in the gateway", extra={"call": ctx.request.call})
+        except DatabaseError as exc:
+            database_trouble.report(call=ctx.request.call, error=str(exc).strip()[:200])
             return Reply(
                 failed(
                     "databaseUnavailable",

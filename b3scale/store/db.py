@@ -9,17 +9,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import select
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, LiteralString
 
 import aiopg
+import aiopg.connection
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
 log = logging.getLogger(__name__)
+
+
+class _PollSelect:
+    """What aiopg's connection module gets as ``select``.
+
+    When a query fails, aiopg checks the connection's descriptor with ``select.select()``,
+    which raises ValueError ("filedescriptor out of range") for descriptors of 1,024 and up:
+    a server with a thousand client sockets open has such descriptors, the check raises inside
+    an event-loop callback, and the waiting query never ends. ``poll()`` has no such limit; a
+    descriptor that is no longer open is reported as EBADF, which is what aiopg looks for.
+    """
+
+    @staticmethod
+    def select(
+        rlist: list[int], wlist: list[int], xlist: list[int], timeout: float | None = None
+    ) -> tuple[list[int], list[int], list[int]]:
+        poller = select.poll()
+        for fd in {*rlist, *wlist}:
+            poller.register(
+                fd, (select.POLLIN if fd in rlist else 0) | (select.POLLOUT if fd in wlist else 0)
+            )
+        ready = poller.poll(None if timeout is None else int(timeout * 1000))
+        if any(event & select.POLLNVAL for _, event in ready):
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        readable = [fd for fd, event in ready if fd in rlist and event & ~select.POLLOUT]
+        writable = [fd for fd, event in ready if fd in wlist and event & select.POLLOUT]
+        return readable, writable, []
+
+
+aiopg.connection.select = _PollSelect  # type: ignore[attr-defined,assignment]
 
 # uuid columns come back as uuid.UUID (psycopg2 returns str otherwise).
 psycopg2.extras.register_uuid()  # type: ignore[no-untyped-call]
@@ -34,6 +67,21 @@ UniqueViolation = psycopg2.errors.UniqueViolation
 
 class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached at start."""
+
+
+class PoolExhausted(psycopg2.OperationalError):
+    """No connection became free in time, or too many requests wait already: try again.
+
+    A DatabaseError, so every caller that answers "try again later" for a database outage
+    answers it for an overload too, and nothing half-done is left behind (no query ran).
+    """
+
+
+#: How long a request waits for a free connection before it is told to try again.
+ACQUIRE_TIMEOUT = 10.0
+#: How many requests may wait for a connection at once, per pool size: beyond this the
+#: wait could not end within ACQUIRE_TIMEOUT anyway, so they are refused at once.
+WAITERS_PER_CONNECTION = 200
 
 
 def redact_dsn(dsn: str) -> str:
@@ -162,8 +210,22 @@ class _ListenHub:
 class Database:
     """A pool of connections to one PostgreSQL database."""
 
-    def __init__(self, pool: aiopg.Pool, dsn: str, name: str = "b3scale") -> None:
+    def __init__(
+        self,
+        pool: aiopg.Pool,
+        dsn: str,
+        name: str = "b3scale",
+        *,
+        pool_size: int = 10,
+        acquire_timeout: float = ACQUIRE_TIMEOUT,
+    ) -> None:
         self._pool = pool
+        #: Admits as many requests as there are connections; the others wait here (bounded,
+        #: cancellable) rather than inside aiopg, whose waits cannot be safely cancelled.
+        self._slots = asyncio.Semaphore(pool_size)
+        self._max_waiters = pool_size * WAITERS_PER_CONNECTION
+        self._waiters = 0
+        self._acquire_timeout = acquire_timeout
         self.dsn = dsn
         self._name = name
         self._hub: _ListenHub | None = None
@@ -172,7 +234,13 @@ class Database:
 
     @classmethod
     async def connect(
-        cls, dsn: str, pool_size: int = 10, *, timeout: float = 10.0, name: str = "b3scale"
+        cls,
+        dsn: str,
+        pool_size: int = 10,
+        *,
+        timeout: float = 10.0,
+        name: str = "b3scale",
+        acquire_timeout: float = ACQUIRE_TIMEOUT,
     ) -> Database:
         """Open the pool; raises :class:`DatabaseUnavailable` with a password-free message."""
         try:
@@ -180,9 +248,11 @@ class Database:
         except psycopg2.ProgrammingError as exc:
             raise DatabaseUnavailable(f"invalid database URL: {exc}".strip()) from None
         try:
+            # Every connection is opened at start: early, so its descriptor number is low
+            # (see _select_patch), and once, so a burst never opens connections.
             pool = await aiopg.create_pool(
                 full_dsn,
-                minsize=1,
+                minsize=pool_size,
                 maxsize=pool_size,
                 timeout=timeout,
             )
@@ -191,7 +261,7 @@ class Database:
             raise DatabaseUnavailable(
                 f"cannot connect to the database ({redact_dsn(dsn)}): {reason}"
             ) from None
-        return cls(pool, dsn, name)
+        return cls(pool, dsn, name, pool_size=pool_size, acquire_timeout=acquire_timeout)
 
     async def close(self) -> None:
         self._closed = True
@@ -212,16 +282,46 @@ class Database:
         """Open connections no query holds right now."""
         return int(self._pool.freesize)
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a connection right now."""
+        return self._waiters
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """A turn at a connection: wait (bounded in time and in number) or PoolExhausted."""
+        if self._slots.locked() and self._waiters >= self._max_waiters:
+            raise PoolExhausted("too many requests wait for a database connection")
+        self._waiters += 1
+        try:
+            async with asyncio.timeout(self._acquire_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise PoolExhausted(
+                f"no database connection became free within {self._acquire_timeout:g} s"
+            ) from None
+        finally:
+            self._waiters -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:
         """One pooled connection in autocommit mode, for several statements in a row."""
-        async with self._pool.acquire() as conn, conn.cursor() as cursor:
+        async with self._slot(), self._pool.acquire() as conn, conn.cursor() as cursor:
             yield Session(cursor)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         """One transaction: committed when the block ends, rolled back when it raises."""
-        async with self._pool.acquire() as conn, conn.cursor() as cursor, cursor.begin():
+        async with (
+            self._slot(),
+            self._pool.acquire() as conn,
+            conn.cursor() as cursor,
+            cursor.begin(),
+        ):
             yield Session(cursor)
 
     @asynccontextmanager
@@ -268,6 +368,15 @@ class Database:
     async def execute(self, query: LiteralString, params: Params = None) -> int:
         async with self.session() as s:
             return await s.execute(query, params)
+
+    async def connection_budget(self) -> tuple[int, int]:
+        """The server's ``max_connections`` and the connections it keeps for superusers."""
+        row = await self.fetch_one(
+            "SELECT current_setting('max_connections')::int AS max, "
+            "current_setting('superuser_reserved_connections')::int AS reserved"
+        )
+        assert row is not None
+        return int(row["max"]), int(row["reserved"])
 
     async def ping(self, timeout: float = 2.0) -> bool:
         """True when the database answers a trivial query within ``timeout`` seconds."""

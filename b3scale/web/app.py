@@ -46,6 +46,28 @@ BACKGROUND_STOP_TIMEOUT = 15.0
 BACKEND_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
 
 
+#: Instances a cluster should be able to run on its database (high availability).
+INSTANCES_PLANNED = 2
+
+
+async def warn_if_the_pool_does_not_fit(db: Database, pool_size: int) -> None:
+    """Each instance opens ``pool_size`` connections and one for LISTEN; a stock PostgreSQL
+    allows 100, three of them kept for superusers (and psql during an incident)."""
+    limit, reserved = await db.connection_budget()
+    needed = INSTANCES_PLANNED * (pool_size + 1)
+    if needed > limit - reserved:
+        log.warning(
+            "the database allows too few connections for two instances with this pool: "
+            "lower B3SCALE_DB_POOL_SIZE or raise max_connections",
+            extra={
+                "pool_size": pool_size,
+                "needed_for_two_instances": needed,
+                "max_connections": limit,
+                "superuser_reserved": reserved,
+            },
+        )
+
+
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     if config.db_url is None:
@@ -56,6 +78,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         extra={"database": redact_dsn(config.db_url), "pool_size": config.db_pool_size},
     )
     try:
+        await warn_if_the_pool_does_not_fit(db, config.db_pool_size)
         applied = await migrate(db)
         if applied:
             log.info("schema migrated", extra={"applied": [m.version for m in applied]})

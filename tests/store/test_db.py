@@ -1,8 +1,17 @@
 import asyncio
+import socket
+import time
 
 import pytest
 
-from b3scale.store.db import Database, DatabaseUnavailable, UniqueViolation, redact_dsn
+from b3scale.store.db import (
+    Database,
+    DatabaseError,
+    DatabaseUnavailable,
+    PoolExhausted,
+    UniqueViolation,
+    redact_dsn,
+)
 
 
 async def test_transaction_commits_on_success(db: Database) -> None:
@@ -31,7 +40,7 @@ async def test_rows_are_dicts_and_rowcount_is_returned(db: Database) -> None:
 async def test_pool_returns_connections_after_each_query(db: Database) -> None:
     for _ in range(20):
         await db.fetch_value("SELECT 1")
-    assert (db.size, db.idle) == (1, 1)  # one connection, reused, never held
+    assert (db.size, db.idle) == (4, 4)  # all opened at start, reused, never held
     # More queries at once than the pool has connections: all finish, all are returned.
     values = await asyncio.gather(
         *(db.fetch_value("SELECT 1 FROM pg_sleep(0.01)") for _ in range(12))
@@ -51,3 +60,59 @@ async def test_unreachable_database_gives_a_message_without_the_password() -> No
 def test_redact_dsn_handles_urls() -> None:
     redacted = redact_dsn("postgres://jack:secret@pg.example.com:5432/mydb?sslmode=verify-ca")
     assert "secret" not in redacted and "pg.example.com" in redacted
+
+
+async def test_requests_wait_for_a_connection_a_bounded_time(migrated_db_url: str) -> None:
+    db = await Database.connect(migrated_db_url, 1, acquire_timeout=0.3)
+    try:
+        holder = asyncio.create_task(db.fetch_value("SELECT 1 FROM pg_sleep(1)"))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(PoolExhausted, match="no database connection became free"):
+            await db.fetch_value("SELECT 1")
+        assert 0.25 < time.monotonic() - started < 0.9
+        assert await holder == 1
+        assert await db.fetch_value("SELECT 2") == 2  # nothing was left taken
+        assert (db.size, db.idle, db.waiting) == (1, 1, 0)
+    finally:
+        await db.close()
+
+
+async def test_too_many_waiters_are_refused_at_once(migrated_db_url: str) -> None:
+    db = await Database.connect(migrated_db_url, 1, acquire_timeout=5)
+    try:
+        holder = asyncio.create_task(db.fetch_value("SELECT 1 FROM pg_sleep(0.5)"))
+        await asyncio.sleep(0.1)
+        waiters = [asyncio.create_task(db.fetch_value("SELECT 1")) for _ in range(200)]
+        await asyncio.sleep(0.05)
+        assert db.waiting == 200
+        started = time.monotonic()
+        with pytest.raises(PoolExhausted, match="too many requests wait"):
+            await db.fetch_value("SELECT 1")
+        assert time.monotonic() - started < 0.05
+        assert await asyncio.gather(holder, *waiters) == [1] * 201  # the queue drains
+    finally:
+        await db.close()
+
+
+async def test_a_failing_query_on_a_high_descriptor_ends(migrated_db_url: str) -> None:
+    """aiopg checks a failed connection with select(), which cannot take descriptors of 1,024
+    and up: the query would hang. With 1,100 sockets open, it must fail at once instead."""
+    ballast = [socket.socket() for _ in range(1100)]
+    try:
+        db = await Database.connect(migrated_db_url, 1)
+        try:
+            pid = await db.fetch_value("SELECT pg_backend_pid()")
+            killer = await Database.connect(migrated_db_url, 1)
+            try:
+                await killer.fetch_value("SELECT pg_terminate_backend(%s)", (pid,))
+            finally:
+                await killer.close()
+            async with asyncio.timeout(5):
+                with pytest.raises(DatabaseError):
+                    await db.fetch_value("SELECT 1")
+        finally:
+            await db.close()
+    finally:
+        for sock in ballast:
+            sock.close()

@@ -15,11 +15,14 @@ from b3scale.cluster import join_pages, meeting_state, router
 from b3scale.cluster.chain import HTML_CONTENT_TYPE, Context, Handler, Reply
 from b3scale.cluster.middlewares.rewrite_meeting_id import decode_body
 from b3scale.cluster.services import Services
+from b3scale.logs import Episode
 from b3scale.store import backends as backend_store
 from b3scale.store import meetings as meeting_store
+from b3scale.store.db import DatabaseError
 from b3scale.store.meetings import MeetingRow
 
 log = logging.getLogger(__name__)
+store_trouble = Episode(log, "a created meeting's details were not stored; the next poll will")
 
 #: How often a create is tried on another backend when the chosen one does not answer.
 CREATE_ATTEMPTS = 2
@@ -88,7 +91,12 @@ def make_create(services: Services) -> Handler:
                 tried.add(meeting.backend_id)
                 continue
             if response.ok:
-                await _store_created(services, ctx, meeting, response)
+                try:
+                    await _store_created(services, ctx, meeting, response)
+                except DatabaseError as exc:
+                    # The node runs the meeting and the placement is stored: the frontend is
+                    # told the truth (SUCCESS); the details come with the next poll.
+                    store_trouble.report(error=str(exc).strip()[:200])
             elif placement.new:
                 await router.unplace(services.db, meeting)
             return passthrough(response)

@@ -7,9 +7,11 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from b3scale.logs import Episode
 from b3scale.store.db import DatabaseError
 
 log = logging.getLogger(__name__)
+database_trouble = Episode(log, "database unavailable or busy; API calls answered 503")
 
 
 class ApiError(Exception):
@@ -61,10 +63,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         code = exc.reason.lower().replace(" ", "_")
         return web.json_response({"error": code, "message": exc.reason}, status=exc.status)
     except DatabaseError as exc:
-        log.error(
-            "database error in the REST API",
-            extra={"path": request.path, "error": type(exc).__name__},
-        )
+        database_trouble.report(path=request.path, error=str(exc).strip()[:200])
         return ApiError(503, "database_unavailable", "the database is not available").response()
     except Exception:
         # A bug: one error line with the traceback, the path without its query string.
