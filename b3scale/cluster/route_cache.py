@@ -33,6 +33,7 @@ class RouteCache:
         self._backends: dict[UUID, Backend] = {}
         self._live = False
         self._generation = 0
+        self._inflight: dict[str, tuple[int, asyncio.Future[MeetingRow | None]]] = {}
         self.listening = asyncio.Event()
 
     async def meeting(self, meeting_id: str) -> MeetingRow | None:
@@ -43,7 +44,25 @@ class RouteCache:
                 fresh = self._with_backend(cached)
                 if fresh is not None:
                     return fresh
+        # One query per meeting at a time: the joins of a lecture's first minute arrive
+        # together, and each would otherwise take a connection for the same row. A lookup
+        # started before an invalidation is not shared with callers after it.
         generation = self._generation
+        flight = self._inflight.get(meeting_id)
+        if flight is None or flight[0] != generation:
+            task = asyncio.ensure_future(self._load(meeting_id, generation))
+            self._inflight[meeting_id] = flight = (generation, task)
+            task.add_done_callback(lambda _: self._land(meeting_id, task))
+        return await asyncio.shield(flight[1])
+
+    def _land(self, meeting_id: str, task: asyncio.Future[MeetingRow | None]) -> None:
+        flight = self._inflight.get(meeting_id)
+        if flight is not None and flight[1] is task:
+            del self._inflight[meeting_id]
+        if not task.cancelled():
+            task.exception()  # retrieved: every caller has seen it, or none was left to
+
+    async def _load(self, meeting_id: str, generation: int) -> MeetingRow | None:
         row = await select_meeting(self._db, meeting_id)
         if row is not None and self._live and generation == self._generation:
             if len(self._meetings) >= MAX_MEETINGS:

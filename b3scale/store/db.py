@@ -81,7 +81,7 @@ class PoolExhausted(psycopg2.OperationalError):
 ACQUIRE_TIMEOUT = 10.0
 #: How many requests may wait for a connection at once, per pool size: beyond this the
 #: wait could not end within ACQUIRE_TIMEOUT anyway, so they are refused at once.
-WAITERS_PER_CONNECTION = 200
+WAITERS_PER_CONNECTION = 1000
 
 
 def redact_dsn(dsn: str) -> str:
