@@ -13,24 +13,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
 from b3scale.bbb.request import Request
-from b3scale.store.embedded import LocalCluster
 from bench.load import percentile
-from bench.run import API_SECRET, api, free_port, process, wait_http
+from bench.run import API_SECRET, api, free_port, process, throwaway_postgres, wait_http
 
 FRONTEND, SECRET = "rush", "rush-secret"
 
@@ -111,12 +108,8 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=1000)
     parser.add_argument("--joins", type=int, default=5000)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="b3scale-burst-", dir="/tmp"))
-    work.chmod(0o755)
-    (work / "pg").mkdir()
-    (work / "pg").chmod(0o755)
-    cluster = LocalCluster(work / "pg", tcp_port=free_port(), durable=False)
-    cluster.start()
+    cleanup = contextlib.ExitStack()
+    cluster, work = cleanup.enter_context(throwaway_postgres("b3scale-burst-"))
     env = {"PATH": "/usr/bin:/bin"}
     b3 = [sys.executable, "-m", "b3scale"]
     dsn = f"host=127.0.0.1 port={cluster.port} user=postgres"
@@ -211,8 +204,7 @@ def main() -> None:
             joined = asyncio.run(burst(joins, 302))
         logs = "".join((work / f"serve-{i}.log").read_text(errors="replace") for i in (1, 2))
     finally:
-        cluster.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        cleanup.close()
     mean = sum(counts) / len(counts)
     report.update(
         {

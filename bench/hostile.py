@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_from_bytes
 
@@ -33,9 +31,8 @@ import jwt
 from yarl import URL
 
 from b3scale.bbb.request import Request
-from b3scale.store.embedded import LocalCluster
 from b3scale.web.api.auth import sign_token
-from bench.run import API_SECRET, api, free_port, process, rss_mb, wait_http
+from bench.run import API_SECRET, api, free_port, process, rss_mb, throwaway_postgres, wait_http
 
 TENANTS = {"alpha": "alpha-secret-not-in-logs", "beta": "beta-secret-not-in-logs"}
 CALLS = [
@@ -285,12 +282,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="b3scale-hostile-", dir="/tmp"))
-    work.chmod(0o755)
-    (work / "pg").mkdir()
-    (work / "pg").chmod(0o755)
-    cluster = LocalCluster(work / "pg", tcp_port=free_port(), durable=False)
-    cluster.start()
+    cleanup = contextlib.ExitStack()
+    cluster, work = cleanup.enter_context(throwaway_postgres("b3scale-hostile-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     b3 = [sys.executable, "-m", "b3scale"]
@@ -334,8 +327,7 @@ def main() -> None:
             rss = rss_mb(serve.pid)
         log = (work / "serve.log").read_text(errors="replace")
     finally:
-        cluster.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        cleanup.close()
     leaked = [s for s in (API_SECRET, *TENANTS.values(), "c0ffee", "A" * 200) if s in log]
     report: dict[str, Any] = {
         "requests": tally.sent,

@@ -142,10 +142,27 @@ def process(
             out.close()  # type: ignore[union-attr]
 
 
+@contextmanager
+def throwaway_postgres(prefix: str) -> Iterator[tuple[LocalCluster, Path]]:
+    """A PostgreSQL with stock settings on a free port, in a folder removed afterwards."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    work.chmod(0o755)  # the postgres user must reach its data folder
+    (work / "pg").mkdir()
+    (work / "pg").chmod(0o755)
+    cluster = LocalCluster(work / "pg", tcp_port=free_port(), durable=False)
+    cluster.start()
+    try:
+        yield cluster, work
+    finally:
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 class Bench:
-    def __init__(self, plan: Plan, workdir: Path) -> None:
+    def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.workdir = workdir
+        #: The run's scratch folder (PostgreSQL's data, serve's log), removed afterwards.
+        self.workdir = Path("/nonexistent")
         self.results: list[Result] = []
         self.facts: dict[str, Any] = {}
 
@@ -174,16 +191,10 @@ class Bench:
         return result
 
     def run(self) -> None:
-        cluster = LocalCluster(self.workdir / "pg", tcp_port=free_port(), durable=False)
-        (self.workdir / "pg").mkdir(parents=True)
-        (self.workdir / "pg").chmod(0o755)
-        self.workdir.chmod(0o755)
-        cluster.start()
         env = {k: v for k, v in os.environ.items() if not k.startswith("B3SCALE_")}
-        try:
+        with throwaway_postgres("b3scale-bench-") as (cluster, work):
+            self.workdir = work
             self._run(cluster, env)
-        finally:
-            cluster.stop()
 
     def _run(self, cluster: LocalCluster, env: dict[str, str]) -> None:
         plan = self.plan
@@ -385,13 +396,11 @@ def main() -> None:
         "--out", type=Path, default=ROOT / "bench" / "results", help="folder for the JSON report"
     )
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="b3scale-bench-", dir="/tmp"))
-    bench = Bench(QUICK if args.quick else FULL, workdir)
+    bench = Bench(QUICK if args.quick else FULL)
     try:
         bench.run()
     finally:
         report = bench.report()
-        shutil.rmtree(workdir, ignore_errors=True)
     print_table(report)
     args.out.mkdir(parents=True, exist_ok=True)
     name = "quick" if args.quick else time.strftime("%Y%m%d-%H%M%S")

@@ -5,7 +5,9 @@ import json
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from uuid import UUID
 
 import aiohttp
 import pytest
@@ -64,16 +66,17 @@ async def backend(db: Database, gateway: App, node: SimNode) -> Backend:
     return registered
 
 
-@pytest.fixture
-async def agent(
-    db: Database, backend: Backend, node: SimNode, redis_server: RedisServer
+@asynccontextmanager
+async def running_agent(
+    db: Database, node: SimNode, backend_id: UUID, redis_url: str
 ) -> AsyncIterator[NodeAgent]:
+    """The node agent for ``backend_id``, subscribed to Redis, stopped afterwards."""
     async with aiohttp.ClientSession() as http:
         running = NodeAgent(
             db,
             BackendClient(http, node.api_url, node.secret),
-            backend.id,
-            redis_server.url,
+            backend_id,
+            redis_url,
             heartbeat_interval=0.2,
         )
         task = asyncio.create_task(running.run())
@@ -83,6 +86,14 @@ async def agent(
         finally:
             running.stop()
             await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def agent(
+    db: Database, backend: Backend, node: SimNode, redis_server: RedisServer
+) -> AsyncIterator[NodeAgent]:
+    async with running_agent(db, node, backend.id, redis_server.url) as running:
+        yield running
 
 
 async def meeting_counts(db: Database, external_id: str) -> tuple[int, int, bool] | None:
@@ -135,20 +146,8 @@ async def test_a_heartbeat_alone_makes_an_unpolled_backend_healthy_for_5_s(
         current = await backend_store.select_backend(db, unpolled.id)
         return current is not None and current.healthy and current.agent_heartbeat is not None
 
-    async with aiohttp.ClientSession() as http:
-        agent = NodeAgent(
-            db,
-            BackendClient(http, node.api_url, node.secret),
-            unpolled.id,
-            redis_server.url,
-            heartbeat_interval=0.2,
-        )
-        task = asyncio.create_task(agent.run())
-        try:
-            await eventually(healthy)
-        finally:
-            agent.stop()
-            await asyncio.wait_for(task, 10)
+    async with running_agent(db, node, unpolled.id, redis_server.url):
+        await eventually(healthy)
 
     # A crashed agent leaves its last heartbeat behind: healthy while it is younger than 5 s.
     for age, expected in ((4, True), (6, False)):
