@@ -7,48 +7,29 @@ redirect through it (b3scale's tokens are unsigned).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import time
 from html import escape
+
+from b3scale.cluster import tokens
 
 #: A retry link stays valid this long (the browser retries every second meanwhile).
 RETRY_TOKEN_TTL = 3600
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+RETRY_PURPOSE = "retry-join"
 
 
 def make_retry_token(key: bytes, url: str, now: float | None = None) -> str:
-    payload = _b64(
-        json.dumps(
-            {"url": url, "exp": int((now or time.time()) + RETRY_TOKEN_TTL)}, separators=(",", ":")
-        ).encode()
+    return tokens.sign(
+        key, RETRY_PURPOSE, {"url": url, "exp": int((now or time.time()) + RETRY_TOKEN_TTL)}
     )
-    signature = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-    return f"{payload}.{signature}"
 
 
 def read_retry_token(key: bytes, token: str, now: float | None = None) -> str | None:
     """The join URL in a valid, unexpired token for a path under /bbb/; else None."""
-    payload, _, signature = token.partition(".")
-    expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-    if not signature or not hmac.compare_digest(signature, expected):
-        return None
-    try:
-        data = json.loads(_unb64(payload))
-    except (ValueError, binascii.Error):
-        return None
-    url = data.get("url") if isinstance(data, dict) else None
-    expires = data.get("exp") if isinstance(data, dict) else None
+    data = tokens.read(key, RETRY_PURPOSE, token)
+    url = data.get("url") if data else None
+    expires = data.get("exp") if data else None
     if not isinstance(url, str) or not isinstance(expires, int):
         return None
     if expires < (now or time.time()) or not url.startswith("/bbb/") or "//" in url:
