@@ -92,6 +92,8 @@ class Config:
     config_dir: Path = Path("~/.config/b3scale")
     #: B3SCALE_POLL_INTERVAL: seconds between two polls of a backend's getMeetings.
     poll_interval: float = 10.0
+    #: B3SCALE_PUBLIC_URL: how BBB nodes reach this cluster (callbacks); None = no relaying.
+    public_url: str | None = None
     #: Run the background controller (polls); tests of single requests switch it off.
     run_controller: bool = True
     #: The env files that were read, for the start-up log.
@@ -276,5 +278,11 @@ def load_config(
             "B3SCALE_POLL_INTERVAL", parse_poll_interval, 10.0, "seconds between 1 and 300"
         ),
         pg_bindir=Path(env["B3SCALE_PG_BINDIR"]) if env.get("B3SCALE_PG_BINDIR") else None,
+        public_url=get(
+            "B3SCALE_PUBLIC_URL",
+            parse_http_url,
+            None,
+            "the http:// or https:// URL nodes reach b3scale at, e.g. https://bbb.example.org",
+        ),
         env_files_used=used,
     )

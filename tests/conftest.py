@@ -72,7 +72,8 @@ async def db(migrated_db_url: str) -> AsyncIterator[Database]:
     """The migrated test database with every table emptied."""
     database = await Database.connect(migrated_db_url, 4)
     await database.execute(
-        "TRUNCATE frontends, backends, meetings, attendees, frontend_backends, commands "
+        "TRUNCATE frontends, backends, meetings, attendees, frontend_backends, commands, "
+        "callbacks "
         "RESTART IDENTITY CASCADE"
     )
     try:

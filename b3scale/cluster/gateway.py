@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from b3scale.bbb.responses import BBBError, failed
+from b3scale.cluster.callbacks import rewrite_callbacks
 from b3scale.cluster.chain import Context, Handler, Reply, compose
 from b3scale.cluster.handlers.meetings import meeting_handlers
 from b3scale.cluster.handlers.recordings import recording_handlers
@@ -42,6 +43,12 @@ def build_gateway(services: Services) -> Handler:
             set_default_presentation,
             set_create_params,
             set_join_params,
+            # Last, so callback URLs that frontend settings add are relayed too.
+            *(
+                [rewrite_callbacks(services.public_url, services.retry_key)]
+                if services.public_url
+                else []
+            ),
         ],
         dispatch,
     )

@@ -19,6 +19,8 @@ class Services:
     #: HMAC key for retry-join tokens; the same on every instance (from the database).
     retry_key: bytes
     reverse_proxy_mode: bool = False
+    #: B3SCALE_PUBLIC_URL: callbacks are relayed through b3scale when it is set.
+    public_url: str | None = None
     stats: ClusterStats = field(default_factory=ClusterStats)
     #: Where meetings live (joins read it instead of the database); made from ``db``.
     routes: RouteCache = field(init=False)

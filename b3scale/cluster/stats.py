@@ -10,3 +10,5 @@ from dataclasses import dataclass, field
 class ClusterStats:
     #: ("placed" | "no_backend") -> count
     placements: Counter[str] = field(default_factory=Counter)
+    #: ("delivered" | "retried" | "given_up") -> count of callback delivery attempts
+    callbacks: Counter[str] = field(default_factory=Counter)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from b3scale.cluster.callbacks import CallbackDelivery
 from b3scale.cluster.commands import CommandRunner
 from b3scale.cluster.controller import Controller, ControllerSettings
 from b3scale.cluster.frontend_cache import FrontendCache
@@ -19,7 +20,7 @@ from b3scale.cluster.stats import ClusterStats
 from b3scale.config import Config
 from b3scale.store.db import Database, redact_dsn
 from b3scale.store.migrate import migrate
-from b3scale.web import bbbapi, health
+from b3scale.web import bbbapi, health, node_callbacks
 from b3scale.web.api.app import PREFIX, create_api
 from b3scale.web.api.auth import RECOMMENDED_SECRET_LENGTH
 from b3scale.web.keys import (
@@ -105,6 +106,7 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
         retry_key=app[RETRY_KEY],
         reverse_proxy_mode=config.reverse_proxy_mode,
         stats=app[STATS],
+        public_url=config.public_url,
     )
     app[GATEWAY] = build_gateway(services)
     app[FRONTENDS] = frontends = FrontendCache(services.db)
@@ -114,7 +116,8 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     jobs = [frontends.run(stop), services.routes.run(stop)]
     if config.run_controller:
-        jobs += [controller.run(stop), runner.run(stop)]
+        delivery = CallbackDelivery(services.db, services.http, app[STATS].callbacks)
+        jobs += [controller.run(stop), runner.run(stop), delivery.run(stop)]
     tasks = [asyncio.create_task(job) for job in jobs]
     yield
     # Ask the jobs to finish what they are doing (cancelling aiopg mid-query can hang its
@@ -144,6 +147,7 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(health.routes)
     app.router.add_get("/metrics", metrics_endpoint)
     bbbapi.add_routes(app)
+    app.router.add_route("*", "/b3s/callback/{token}", node_callbacks.receive)
     if config.api_jwt_secret:
         app.add_subapp(PREFIX, create_api(config.api_jwt_secret))
         if len(config.api_jwt_secret.encode()) < RECOMMENDED_SECRET_LENGTH:
@@ -153,4 +157,9 @@ def create_app(config: Config) -> web.Application:
             )
     else:
         log.warning("REST API disabled: B3SCALE_API_JWT_SECRET is not set")
+    if not config.public_url:
+        log.warning(
+            "callbacks go from the nodes straight to the frontends (with the nodes' meeting "
+            "IDs and secrets): set B3SCALE_PUBLIC_URL to relay them through b3scale"
+        )
     return app

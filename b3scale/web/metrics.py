@@ -21,6 +21,7 @@ from b3scale import __version__
 from b3scale.cluster.routing import load
 from b3scale.cluster.stats import ClusterStats
 from b3scale.store.backends import select_backends
+from b3scale.store.callbacks import pending_count as pending_callbacks
 from b3scale.store.db import Database
 from b3scale.store.meetings import select_frontend_load
 from b3scale.web.keys import DATABASE, METRICS, STATS
@@ -91,6 +92,13 @@ class Metrics:
         )
         for result in ("placed", "no_backend"):
             placements.set({"result": result}, stats.placements[result])
+        callbacks = Counter(
+            "b3scale_callbacks_total",
+            "Callback deliveries to frontends by this instance: delivered, retried, given_up",
+            registry=registry,
+        )
+        for result in ("delivered", "retried", "given_up"):
+            callbacks.set({"result": result}, stats.callbacks[result])
         info = Gauge("b3scale_build_info", "Version of this instance", registry=registry)
         info.set({"version": __version__}, 1)
         await _cluster_gauges(db, registry)
@@ -137,6 +145,8 @@ async def _cluster_gauges(db: Database, registry: Registry) -> None:
         synced.set(labels, b.synced_at.timestamp() if b.synced_at else 0)
         if b.agent_heartbeat is not None:
             heartbeat.set(labels, max(0.0, (now - b.agent_heartbeat).total_seconds()))
+    queued = gauge("b3scale_callbacks_pending", "Callbacks waiting to be delivered (cluster)")
+    queued.set({}, await pending_callbacks(db))
     fe_meetings = gauge("b3scale_frontend_meetings", "The frontend's meetings")
     fe_attendees = gauge("b3scale_frontend_attendees", "Attendees in the frontend's meetings")
     for row in await select_frontend_load(db):
