@@ -15,9 +15,10 @@ import logging
 import random
 import re
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from email.parser import BytesParser
+from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
@@ -36,7 +37,7 @@ from b3scale.bbb.responses import (
     success,
     xml_document,
 )
-from b3scale.sim import events
+from b3scale.sim import callbacks, events
 from b3scale.sim.state import (
     Attendee,
     Meeting,
@@ -124,6 +125,8 @@ class SimNode:
     port: int = 0
     #: Seconds between end and MeetingDestroyed (the meeting is gone from memory after it).
     destroy_delay: float = 0.0
+    #: Seconds between the end of a recorded meeting and its recording being ready.
+    recording_delay: float = 0.0
     faults: Faults = field(default_factory=Faults)
     #: Markup a newer BBB might add to every meeting (to test that unknown elements survive).
     future_elements: str = ""
@@ -134,6 +137,7 @@ class SimNode:
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self._events = events.EventPublisher(self.redis_url)
         self._handlers: dict[str, Handler] = {
             "": self.version,
@@ -190,6 +194,8 @@ class SimNode:
             self._runner = None
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         await self.stop()
         await self._events.close()
 
@@ -312,6 +318,7 @@ class SimNode:
             max_users=int(request.get("maxParticipants") or 0),
             record=boolean(request.get("record")),
             metadata={k[5:].lower(): v for k, v in request.items() if k.startswith("meta_")},
+            ended_url=request.get("meetingEndedURL") or "",
             is_breakout=is_breakout,
             parent_meeting_id=self._parent_internal_id(parent) if is_breakout else "bbb-none",
             sequence=int(request.get("sequence") or 0),
@@ -480,12 +487,36 @@ class SimNode:
         meeting.forcibly_ended = True
         meeting.end_time = now_ms()
         await self._events.publish(events.meeting_ended(meeting))
+        self._background(self._after_end(meeting))
         if self.destroy_delay > 0:
             asyncio.get_running_loop().call_later(
                 self.destroy_delay, lambda: asyncio.ensure_future(self._destroy(meeting))
             )
         else:
             await self._destroy(meeting)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _after_end(self, meeting: Meeting) -> None:
+        """What BBB does after a meeting: callbacks, and for a recorded one, a recording."""
+        await callbacks.meeting_ended(meeting, self.secret, meeting.ended_url)
+        if not meeting.record:
+            return
+        await asyncio.sleep(self.recording_delay)
+        recording = self.add_recording(
+            Recording(
+                record_id=meeting.internal_id,
+                meeting_id=meeting.meeting_id,
+                name=meeting.name,
+                start_time=meeting.start_time or meeting.create_time,
+                end_time=meeting.end_time,
+                metadata=dict(meeting.metadata),
+            )
+        )
+        await callbacks.recording_ready(meeting, self.secret, recording.record_id)
 
     async def _destroy(self, meeting: Meeting) -> None:
         if self.meetings.get(meeting.meeting_id) is meeting:

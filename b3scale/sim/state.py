@@ -80,6 +80,8 @@ class Meeting:
     max_users: int = 0
     record: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
+    #: meetingEndedURL: called (as given) when the meeting ends.
+    ended_url: str = ""
     is_breakout: bool = False
     parent_meeting_id: str = "bbb-none"
     sequence: int = 0

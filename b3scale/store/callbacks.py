@@ -108,4 +108,3 @@ async def delete_finished_before(db: Database, seconds: float) -> int:
         "AND finished_at < now() - make_interval(secs => %s)",
         (seconds,),
     )
-

@@ -227,3 +227,34 @@ async def test_the_api_answers_json_and_a_subjectless_token_changes_nothing(
             "SELECT secret, active, account_ref FROM frontends WHERE key = 'owned-by-admin'"
         )
         assert row == {"secret": "keep-me", "active": True, "account_ref": None}
+
+
+@PROPERTY_SETTINGS
+@given(
+    token=RAW.map(percent) | st.sampled_from(["", "a.b", "e30.e30", "x" * 20000]),
+    query=RAW.map(lambda b: b.decode("latin-1")).map(lambda s: quote(s, safe="=&%")),
+    body=RAW,
+    method=st.sampled_from(["GET", "POST", "PUT"]),
+    content_type=st.sampled_from(
+        ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+    ),
+    authorization=st.sampled_from(["", "Bearer x", "Bearer a.b.c", "Basic eA=="]),
+)
+async def test_node_callbacks_with_garbage_are_refused_and_queue_nothing(
+    db: Database,
+    gateway: App,
+    token: str,
+    query: str,
+    body: bytes,
+    method: str,
+    content_type: str,
+    authorization: str,
+) -> None:
+    headers = {"Content-Type": content_type}
+    if authorization:
+        headers["Authorization"] = authorization
+    status, _, _ = await exchange(
+        gateway, method, f"/b3s/callback/{token}?{query}", data=body, headers=headers
+    )
+    assert status in (400, 404, 405, 413), status
+    assert await db.fetch_value("SELECT count(*) FROM callbacks") == 0
