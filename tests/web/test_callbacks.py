@@ -12,19 +12,23 @@ import aiohttp
 import jwt
 import pytest
 from aiohttp import web
+from click.testing import CliRunner
 from jwt.warnings import InsecureKeyLengthWarning
 
+from b3scale.cli import main
 from b3scale.cluster import meeting_ids, tokens
 from b3scale.config import Config
 from b3scale.sim.node import SimNode
 from b3scale.store.db import Database
 from b3scale.store.frontends import insert_frontend
+from b3scale.web.api.auth import sign_token
 from b3scale.web.app import create_app
 from tests.support.bbbclient import FrontendClient
 from tests.support.cluster import App, add_backend
 from tests.support.services import free_port
 
 FRONTEND_SECRET = "frontend-secret-0123456789abcdef"
+API_SECRET = "api-secret-for-the-callback-tests-0123456789"
 
 
 @dataclass
@@ -94,6 +98,7 @@ def start_instance(
             db_pool_size=4,
             public_url=f"http://127.0.0.1:{port}",
             poll_interval=300,
+            api_jwt_secret=API_SECRET,
         )
         return await aiohttp_client(create_app(config), server_kwargs={"port": port})
 
@@ -175,12 +180,7 @@ async def test_delivered_once_after_an_outage_a_restart_and_with_two_instances(
     assert (await fe.call("create", params)).returncode == "SUCCESS"
     assert (await fe.call("end", {"meetingID": "room-1"})).returncode == "SUCCESS"
 
-    async def attempted() -> bool:
-        return bool(await db.fetch_value("SELECT min(attempts) >= 1 FROM callbacks"))
-
-    async with asyncio.timeout(10):  # the receiver is down: the first attempts fail
-        while not await attempted():
-            await asyncio.sleep(0.05)
+    await until_failed_once(db, 3)  # the receiver is down: the first attempts fail
     rows = await db.fetch_all("SELECT state, last_error FROM callbacks")
     assert len(rows) == 3 and all(r["state"] == "pending" and r["last_error"] for r in rows)
 
@@ -256,3 +256,55 @@ async def test_without_a_public_url_callbacks_go_to_the_frontend_as_before(
     assert (await fe.call("create", callback_params(receiver))).returncode == "SUCCESS"
     on_node = sim.meetings[meeting_ids.encode("fe", "room-1")]
     assert on_node.metadata["endcallbackurl"] == f"{receiver.url}/end?room=1"
+
+
+async def test_operators_see_pending_deliveries_in_ctl_and_the_api(
+    db: Database, start_instance: Start, sim: SimNode, receiver: Receiver
+) -> None:
+    instance = await start_instance()  # the receiver is never started: deliveries wait
+    await add_backend(db, instance, sim)
+    await insert_frontend(db, "fe", FRONTEND_SECRET, {})
+    fe = FrontendClient(instance, "fe", FRONTEND_SECRET)
+    params = {**callback_params(receiver), "record": "false"}
+    assert (await fe.call("create", params)).returncode == "SUCCESS"
+    assert (await fe.call("end", {"meetingID": "room-1"})).returncode == "SUCCESS"
+    await until_failed_once(db, 3)
+
+    base = str(instance.make_url("")).rstrip("/")
+    env = {"B3SCALE_API_URL": base, "B3SCALE_API_JWT_SECRET": API_SECRET, "B3SCALE_DB_URL": "x"}
+    result = await asyncio.to_thread(
+        CliRunner().invoke, main, ["ctl", "show", "callbacks"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "ID",
+        "FRONTEND",
+        "KIND",
+        "STATE",
+        "ATTEMPTS",
+        "NEXT_ATTEMPT",
+        "LAST_ERROR",
+        "URL",
+    ]
+    assert sorted(line.split()[2] for line in lines[1:]) == ["analytics", "end", "end"]
+    assert all(" pending " in line and receiver.url in line for line in lines[1:])
+    assert "room=1" not in result.stdout  # frontends' query strings may hold tokens
+
+    user = {"Authorization": f"Bearer {sign_token(API_SECRET, 'u', 'b3scale', 60)}"}
+    async with instance.get("/api/v1/callbacks", headers=user) as resp:
+        assert resp.status == 403
+    admin = {"Authorization": f"Bearer {sign_token(API_SECRET, 'a', 'b3scale:admin', 60)}"}
+    async with instance.get("/api/v1/callbacks?state=delivered", headers=admin) as resp:
+        assert (resp.status, await resp.json()) == (200, [])
+    async with instance.get("/api/v1/callbacks?state=bogus", headers=admin) as resp:
+        assert resp.status == 400
+
+
+async def until_failed_once(db: Database, count: int) -> None:
+    """Until ``count`` callbacks are queued and each has failed once (recorded)."""
+    async with asyncio.timeout(10):
+        while not await db.fetch_value(
+            "SELECT count(*) = %s AND bool_and(last_error IS NOT NULL) FROM callbacks", (count,)
+        ):
+            await asyncio.sleep(0.05)

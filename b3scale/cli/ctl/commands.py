@@ -69,7 +69,7 @@ def no_change(message: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @pass_session
 def show(session: Session, as_json: bool) -> None:
-    """Show backends, frontends or meetings."""
+    """Show backends, frontends, meetings or callbacks."""
     session.as_json = session.as_json or as_json
 
 
@@ -426,3 +426,34 @@ def version(session: Session) -> None:
             f"{'up to date' if status['database'].get('migrated') else 'NOT migrated'}"
         ),
     )
+
+
+@show.command("callbacks")
+@click.option(
+    "--state", type=click.Choice(["pending", "failed", "delivered"]), help="only this state"
+)
+@pass_session
+@errors_as_one_line
+def show_callbacks(session: Session, state: str | None) -> None:
+    """Callback deliveries to frontends: pending and failed (or --state)."""
+    deliveries = session.get("/callbacks" + (f"?state={state}" if state else ""))
+
+    def table() -> None:
+        print_table(
+            ["ID", "FRONTEND", "KIND", "STATE", "ATTEMPTS", "NEXT_ATTEMPT", "LAST_ERROR", "URL"],
+            [
+                [
+                    c["id"],
+                    c["frontend"],
+                    c["kind"],
+                    c["state"],
+                    c["attempts"],
+                    c["next_attempt_at"] if c["state"] == "pending" else "",
+                    c["last_error"] or "",
+                    c["url"],
+                ]
+                for c in deliveries
+            ],
+        )
+
+    emit(session, deliveries, table)

@@ -155,6 +155,25 @@ SCHEMAS: dict[str, Any] = {
             "meeting": {"type": "object", "description": "BBB's fields, as last reported"},
         },
     },
+    "Callback": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "frontend": {"type": "string", "description": "The frontend's key"},
+            "kind": {
+                "type": "string",
+                "enum": ["end", "recording-ready", "analytics", "other"],
+            },
+            "method": {"type": "string"},
+            "url": {"type": "string", "description": "Where it goes (without the query)"},
+            "state": {"type": "string", "enum": ["pending", "failed", "delivered"]},
+            "attempts": {"type": "integer"},
+            "next_attempt_at": {"type": "string", "format": "date-time", "nullable": True},
+            "last_error": {"type": "string", "nullable": True},
+            "created_at": {"type": "string", "format": "date-time", "nullable": True},
+            "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+        },
+    },
     "Command": {
         "type": "object",
         "properties": {
@@ -288,6 +307,19 @@ PATHS: dict[str, Any] = {
                 **NOT_FOUND,
                 "502": _json(_ref("Error"), "The backend failed"),
             },
+        ),
+    },
+    "/api/v1/callbacks": {
+        "get": _op(
+            "Callback deliveries to frontends (admin): pending and failed by default",
+            {"200": _json({"type": "array", "items": _ref("Callback")}, "Callbacks")},
+            parameters=[
+                {
+                    "name": "state",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["pending", "failed", "delivered"]},
+                }
+            ],
         ),
     },
     "/api/v1/commands/{id}": {

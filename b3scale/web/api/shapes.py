@@ -11,7 +11,7 @@ from b3scale.store.db import Row
 from b3scale.store.frontends import Frontend
 
 
-def _time(value: datetime | None) -> str | None:
+def time_or_none(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
@@ -22,8 +22,8 @@ def frontend_json(f: Frontend) -> dict[str, Any]:
         "bbb": {"key": f.key, "secret": f.secret},
         "settings": f.settings,
         "account_ref": f.account_ref,
-        "created_at": _time(f.created_at),
-        "updated_at": _time(f.updated_at),
+        "created_at": time_or_none(f.created_at),
+        "updated_at": time_or_none(f.updated_at),
     }
 
 
@@ -33,7 +33,7 @@ def backend_json(b: Backend) -> dict[str, Any]:
         "node_state": b.node_state,
         "admin_state": b.admin_state,
         "healthy": bool(b.healthy),
-        "agent_heartbeat": _time(b.agent_heartbeat),
+        "agent_heartbeat": time_or_none(b.agent_heartbeat),
         "last_error": b.last_error,
         "latency": b.latency,
         "meetings_count": b.meetings_count,
@@ -43,9 +43,9 @@ def backend_json(b: Backend) -> dict[str, Any]:
         "checksum_algorithm": b.checksum_algorithm,
         "bbb": {"host": b.host, "secret": b.secret},
         "settings": b.settings,
-        "created_at": _time(b.created_at),
-        "updated_at": _time(b.updated_at),
-        "synced_at": _time(b.synced_at),
+        "created_at": time_or_none(b.created_at),
+        "updated_at": time_or_none(b.updated_at),
+        "synced_at": time_or_none(b.synced_at),
     }
 
 
@@ -67,9 +67,9 @@ def meeting_json(row: Row) -> dict[str, Any]:
         "video_count": row["video_count"],
         "listeners_count": row["listeners_count"],
         "meeting": row["state"],
-        "created_at": _time(row["created_at"]),
-        "updated_at": _time(row["updated_at"]),
-        "synced_at": _time(row["synced_at"]),
+        "created_at": time_or_none(row["created_at"]),
+        "updated_at": time_or_none(row["updated_at"]),
+        "synced_at": time_or_none(row["synced_at"]),
     }
 
 
@@ -81,8 +81,8 @@ def command_json(c: Command) -> dict[str, Any]:
         "action": c.action,
         "params": c.params,
         "result": c.result,
-        "deadline": _time(c.deadline),
-        "started_at": _time(c.started_at),
-        "stopped_at": _time(c.stopped_at),
-        "created_at": _time(c.created_at),
+        "deadline": time_or_none(c.deadline),
+        "started_at": time_or_none(c.started_at),
+        "stopped_at": time_or_none(c.stopped_at),
+        "created_at": time_or_none(c.created_at),
     }
