@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from b3scale.bbb.client import BackendClient
+from b3scale.cluster.coalesce import CoalescedWrites
 from b3scale.cluster.route_cache import RouteCache
 from b3scale.cluster.stats import ClusterStats
 from b3scale.store.db import Database
@@ -24,6 +25,8 @@ class Services:
     stats: ClusterStats = field(default_factory=ClusterStats)
     #: Where meetings live (joins read it instead of the database); made from ``db``.
     routes: RouteCache = field(init=False)
+    #: getMeetingInfo answers stored off the request path, one per meeting per few seconds.
+    info_writes: CoalescedWrites = field(default_factory=CoalescedWrites)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", RouteCache(self.db))

@@ -124,6 +124,7 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     # pool); cancel only what is still running after the grace period.
     stop.set()
     _, late = await asyncio.wait(tasks, timeout=BACKGROUND_STOP_TIMEOUT)
+    await services.info_writes.drain()
     for task in late:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -398,3 +398,26 @@ async def test_an_oversized_body_gets_a_bbb_answer(db: Database, gateway: App) -
         content_type="application/xml",
     )
     assert answer.status == 413 and answer.message_key == "requestTooLarge"
+
+
+async def test_get_meeting_info_is_stored_once_per_interval_off_the_request_path(
+    db: Database, gateway: App, fleet: list[SimNode], ready: list[Backend]
+) -> None:
+    fe = await frontend(db, gateway, "fe1")
+    await fe.call("create", {"meetingID": "info", "name": "Info"})
+    await db.execute("UPDATE meetings SET synced_at = NULL")
+
+    async def synced() -> object:
+        return await db.fetch_value("SELECT synced_at FROM meetings WHERE external_id = 'info'")
+
+    answers = await asyncio.gather(
+        *(fe.call("getMeetingInfo", {"meetingID": "info"}) for _ in range(20))
+    )
+    assert all(a.returncode == "SUCCESS" for a in answers)
+    async with asyncio.timeout(5):  # written, in the background
+        while (first := await synced()) is None:
+            await asyncio.sleep(0.02)
+    for _ in range(5):
+        assert (await fe.call("getMeetingInfo", {"meetingID": "info"})).returncode == "SUCCESS"
+    await asyncio.sleep(0.3)
+    assert await synced() == first  # 25 answers, one write

@@ -183,7 +183,9 @@ def make_forward(
                 return on_unavailable
             raise BACKEND_UNAVAILABLE from None
         if response.ok and store_info:
-            await _store_info(services, ctx, meeting, response)
+            services.info_writes.submit(
+                meeting.id, lambda: _store_info(services, ctx, meeting, response)
+            )
         if response.ok and forget_on_success:
             # BBB ends the meeting within seconds; getMeetings should stop listing it now.
             async with services.db.transaction() as tx:
