@@ -1,9 +1,10 @@
 """Placing meetings on backends, and finding where a meeting lives.
 
-A placement runs in one short transaction under a cluster-wide advisory lock: read the
-candidates, pick one, insert the meeting row and refresh that backend's load. The next
-placement, on any instance, therefore sees the new meeting, so a burst of creates spreads
-out, and two creates of one new meetingID end on the same backend.
+A placement is one call of the database function ``b3scale_place_meeting``, which takes a
+cluster-wide advisory lock, picks the least loaded fitting backend, inserts the meeting row and
+counts it there, all inside the server. The next placement, on any instance, therefore sees
+the new meeting, so a burst of creates spreads out, and two creates of one new meetingID end
+on the same backend.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from b3scale.bbb.responses import BBBError
-from b3scale.cluster.routing import route
 from b3scale.store import backends as backend_store
 from b3scale.store import meetings as meeting_store
 from b3scale.store.db import Database
@@ -56,28 +56,23 @@ async def place(
     """The backend for a create: the meeting's own if usable, else the least loaded one."""
     if known is not None and usable(known):
         return Placement(known, new=False)
-    async with db.transaction() as tx:
-        await meeting_store.lock_placements(tx)
-        existing = await meeting_store.select_meeting(tx, meeting_id)
-        if existing is not None and usable(existing) and existing.backend_id not in exclude:
-            return Placement(existing, new=False)  # placed meanwhile by a concurrent create
-        if existing is not None:
-            log.info("placing meeting anew", extra={"backend_id": str(existing.backend_id)})
-            await meeting_store.delete_meeting(tx, meeting_id)
-            if existing.backend_id is not None:
-                await backend_store.refresh_load(tx, existing.backend_id)
-        candidates = [
-            b for b in await backend_store.select_placeable_backends(tx) if b.id not in exclude
-        ]
-        ordered = route(candidates, frontend)
-        if not ordered:
-            raise NO_BACKEND
-        chosen = ordered[0]
-        placed = await meeting_store.insert_placed_meeting(
-            tx, meeting_id, external_id, frontend.id, chosen.id, is_breakout=is_breakout
+    result = await meeting_store.place_meeting(
+        db,
+        meeting_id,
+        external_id,
+        frontend.id,
+        is_breakout=is_breakout,
+        required_tags=[t for t in frontend.required_tags if t],  # an empty tag always fits
+        exclude=list(exclude),
+    )
+    if result is None:
+        raise NO_BACKEND
+    meeting, placed = result
+    if placed:
+        log.info(
+            "placed meeting", extra={"backend": meeting.backend_host, "frontend": frontend.key}
         )
-    log.info("placed meeting", extra={"backend": chosen.host, "frontend": frontend.key})
-    return Placement(placed, new=True)
+    return Placement(meeting, new=placed)
 
 
 async def unplace(db: Database, meeting: MeetingRow) -> None:

@@ -10,15 +10,11 @@ from uuid import UUID
 
 from b3scale.store.db import Database, Row, Session
 
-#: A node agent's heartbeat older than this means the agent (or its node) is gone.
-HEARTBEAT_TIMEOUT_SECONDS = 5
-
-# One definition of "healthy", used wherever the database decides (placement, listings):
-# a fresh agent heartbeat while polls do not fail, or, without an agent, a successful poll.
-HEALTHY_SQL = (
-    "((b.agent_heartbeat > now() - interval '5 seconds' AND b.node_state <> 'error')"
-    " OR (b.agent_heartbeat IS NULL AND b.node_state = 'ready'))"
-)
+# "Healthy" and "load" are defined once, in the database (migration 0003), because placement
+# runs there: a fresh agent heartbeat while polls do not fail, or without an agent a successful
+# poll; load_factor x max(15 x meetings, attendees), a breakout weighing a quarter meeting.
+HEALTHY_SQL = "b3scale_backend_healthy(b)"
+LOAD_SQL = "b3scale_backend_load(b)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +40,8 @@ class Backend:
     updated_at: datetime
     synced_at: datetime | None
     healthy: bool
+    #: What placement compares (least first).
+    load: float
 
     @classmethod
     def from_row(cls, row: Row) -> Backend:
@@ -60,7 +58,7 @@ _SELECT = (
     "b.node_state::text AS node_state, b.load_factor, b.agent_heartbeat, b.agent_ref, "
     "b.latency, b.last_error, b.poll_failures, b.poll_successes, b.meetings_count, "
     "b.breakouts_count, b.attendees_count, b.settings, b.created_at, b.updated_at, "
-    "b.synced_at, " + HEALTHY_SQL + " AS healthy FROM backends b "
+    "b.synced_at, " + HEALTHY_SQL + " AS healthy, " + LOAD_SQL + " AS load FROM backends b "
 )
 
 
@@ -76,12 +74,6 @@ async def select_backend_by_host(db: Database | Session, host: str) -> Backend |
 
 async def select_backends(db: Database | Session) -> list[Backend]:
     return [Backend.from_row(r) for r in await db.fetch_all(_SELECT + "ORDER BY b.host")]
-
-
-async def select_placeable_backends(db: Database | Session) -> list[Backend]:
-    """Backends that may take a new meeting: enabled and healthy."""
-    rows = await db.fetch_all(_SELECT + "WHERE b.admin_state = 'ready' AND " + HEALTHY_SQL)
-    return [Backend.from_row(r) for r in rows]
 
 
 async def claim_due_polls(db: Database | Session, lease_seconds: float) -> list[Backend]:

@@ -68,52 +68,36 @@ async def claim_meeting(db: Database | Session, meeting_id: str, frontend_id: UU
     )
 
 
-async def lock_placements(tx: Session) -> None:
-    """Serialise placements until the transaction ends, across every b3scale instance."""
-    await tx.execute("SELECT pg_advisory_xact_lock(%s)", (PLACEMENT_LOCK_KEY,))
-
-
-async def insert_placed_meeting(
-    tx: Session,
+async def place_meeting(
+    db: Database,
     meeting_id: str,
     external_id: str,
     frontend_id: UUID,
-    backend_id: UUID,
     *,
     is_breakout: bool,
-) -> MeetingRow:
-    """Insert the meeting, remember the frontend used the backend, and count the meeting
-    against the backend at once: one round trip (this runs under the placement lock)."""
-    row = await tx.fetch_one(
-        "WITH placed AS ("
-        "  INSERT INTO meetings (id, external_id, frontend_id, backend_id, is_breakout) "
-        "  VALUES (%(id)s, %(external)s, %(frontend)s, %(backend)s, %(breakout)s) "
-        "  RETURNING id, external_id, frontend_id, backend_id, internal_id, running, "
-        "    is_breakout, create_time, created_at), "
-        "used AS ("
-        "  INSERT INTO frontend_backends (frontend_id, backend_id) "
-        "  VALUES (%(frontend)s, %(backend)s) "
-        "  ON CONFLICT (frontend_id, backend_id) DO UPDATE SET last_used_at = now()), "
-        "counted AS ("
-        "  UPDATE backends b SET "
-        "    meetings_count = meetings_count + (NOT %(breakout)s)::int, "
-        "    breakouts_count = breakouts_count + (%(breakout)s)::int "
-        "  WHERE b.id = %(backend)s "
-        "  RETURNING b.host, b.secret, b.checksum_algorithm, b.admin_state::text AS admin_state, "
-        "    " + HEALTHY_SQL + " AS healthy) "
-        "SELECT p.*, c.host AS backend_host, c.secret AS backend_secret, "
-        "  c.checksum_algorithm AS backend_algorithm, c.admin_state AS backend_admin_state, "
-        "  c.healthy AS backend_healthy FROM placed p, counted c",
-        {
-            "id": meeting_id,
-            "external": external_id,
-            "frontend": frontend_id,
-            "backend": backend_id,
-            "breakout": is_breakout,
-        },
+    required_tags: Sequence[str],
+    exclude: Sequence[UUID],
+) -> tuple[MeetingRow, bool] | None:
+    """The meeting's backend for a create, in one round trip (``b3scale_place_meeting``):
+    its own if usable and not excluded, else the least loaded fitting one, where the meeting is
+    recorded and counted at once under the cluster-wide placement lock. Returns the meeting and
+    whether this call placed it; None when no backend is available."""
+    row = await db.fetch_one(
+        "SELECT * FROM b3scale_place_meeting(%s, %s, %s, %s, %s, %s::uuid[], %s)",
+        (
+            meeting_id,
+            external_id,
+            frontend_id,
+            is_breakout,
+            json.dumps(list(required_tags)),
+            list(exclude),
+            PLACEMENT_LOCK_KEY,
+        ),
     )
-    assert row is not None
-    return MeetingRow.from_row(row)
+    if row is None:
+        return None
+    placed = bool(row.pop("placed"))
+    return MeetingRow.from_row(row), placed
 
 
 async def delete_meeting(db: Database | Session, meeting_id: str) -> UUID | None:

@@ -18,7 +18,6 @@ from aioprometheus.collectors import Counter, Gauge, Histogram, Registry
 from aioprometheus.renderer import render
 
 from b3scale import __version__
-from b3scale.cluster.routing import load
 from b3scale.cluster.stats import ClusterStats
 from b3scale.store.backends import select_backends
 from b3scale.store.callbacks import pending_count as pending_callbacks
@@ -135,7 +134,7 @@ async def _cluster_gauges(db: Database, registry: Registry) -> None:
         meetings.set(labels, b.meetings_count)
         breakouts.set(labels, b.breakouts_count)
         attendees.set(labels, b.attendees_count)
-        backend_load.set(labels, load(b))
+        backend_load.set(labels, b.load)
         factor.set(labels, b.load_factor)
         healthy.set(labels, 1 if b.healthy else 0)
         for state in STATES:

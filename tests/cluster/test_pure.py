@@ -9,12 +9,11 @@ import pytest
 from b3scale.bbb import parse
 from b3scale.bbb.request import Request
 from b3scale.bbb.responses import BBBError
-from b3scale.cluster import join_pages, meeting_ids, meeting_state, routing
+from b3scale.cluster import join_pages, meeting_ids, meeting_state
 from b3scale.cluster.chain import Context, Handler, Middleware, Reply, compose
 from b3scale.cluster.middlewares.default_presentation import with_default_presentation
 from b3scale.cluster.middlewares.rewrite_meeting_id import decode_body, encode_request
 from b3scale.cluster.middlewares.set_params import apply_params
-from b3scale.store.backends import Backend
 from b3scale.store.frontends import Frontend
 from b3scale.web.bbbapi import call_name
 
@@ -23,38 +22,6 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 def frontend(**settings: object) -> Frontend:
     return Frontend(uuid.uuid4(), "fe", "s", True, None, dict(settings), NOW, NOW)
-
-
-def backend(
-    meetings: int = 0,
-    attendees: int = 0,
-    factor: float = 1.0,
-    tags: list[str] | None = None,
-    breakouts: int = 0,
-) -> Backend:
-    return Backend(
-        uuid.uuid4(),
-        f"http://{uuid.uuid4().hex}/",
-        "s",
-        "sha256",
-        "ready",
-        "ready",
-        factor,
-        None,
-        None,
-        0,
-        None,
-        0,
-        0,
-        meetings,
-        breakouts,
-        attendees,
-        {"tags": tags} if tags is not None else {},
-        NOW,
-        NOW,
-        None,
-        True,
-    )
 
 
 def test_meeting_ids_match_b3scale() -> None:
@@ -90,29 +57,6 @@ def test_encode_request_and_decode_body() -> None:
     assert decode_body(body, "other") == body
     with pytest.raises(BBBError, match="validationError"):
         encode_request(Request.build("create", {"meetingID": "x" * 300}), "fe")
-
-
-def test_load_formula() -> None:
-    assert routing.load(backend(meetings=2, attendees=10)) == 30
-    assert routing.load(backend(meetings=2, attendees=100)) == 100
-    assert routing.load(backend(meetings=2, attendees=10, factor=2)) == 60
-    assert routing.load(backend(meetings=0, breakouts=4)) == 15
-
-
-def test_required_tags_and_sort_by_load() -> None:
-    gold = backend(tags=["gold", "eu"], meetings=5)
-    plain = backend(meetings=1)
-    assert routing.required_tags([gold, plain], frontend(required_tags=["gold"])) == [gold]
-    assert routing.required_tags([gold, plain], frontend(required_tags=["gold", ""])) == [gold]
-    assert routing.required_tags([gold, plain], frontend()) == [gold, plain]
-    assert routing.required_tags([gold, plain], frontend(required_tags=["x"])) == []
-    assert routing.route([gold, plain], frontend()) == [plain, gold]
-
-
-def test_ties_are_broken_at_random() -> None:
-    equal = [backend() for _ in range(4)]
-    firsts = {routing.sort_by_load(equal, frontend())[0].id for _ in range(200)}
-    assert len(firsts) == 4
 
 
 def test_apply_params() -> None:

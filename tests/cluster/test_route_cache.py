@@ -12,10 +12,11 @@ from b3scale.store.frontends import insert_frontend
 async def test_simultaneous_lookups_of_one_meeting_cost_one_query(db: Database) -> None:
     frontend = await insert_frontend(db, "fe", "s", {})
     backend = await backend_store.insert_backend(db, "http://n1/bigbluebutton/api/", "s")
-    async with db.transaction() as tx:
-        await meeting_store.insert_placed_meeting(
-            tx, "fe-room", "room", frontend.id, backend.id, is_breakout=False
-        )
+    await db.execute("UPDATE backends SET node_state = 'ready'")  # as after a poll
+    placed = await meeting_store.place_meeting(
+        db, "fe-room", "room", frontend.id, is_breakout=False, required_tags=[], exclude=[]
+    )
+    assert placed is not None and placed[0].backend_id == backend.id
     # A pool of one: every lookup that wanted its own query would queue for the connection.
     lookups = await Database.connect(db.dsn, 1)
     try:

@@ -1,0 +1,96 @@
+"""Placement in the database (``b3scale_place_meeting``): what it chooses and what it records."""
+
+from uuid import UUID
+
+from b3scale.store import backends as backend_store
+from b3scale.store import meetings as meeting_store
+from b3scale.store.backends import Backend
+from b3scale.store.db import Database
+from b3scale.store.frontends import insert_frontend
+
+
+async def ready_backend(
+    db: Database,
+    name: str,
+    tags: list[str] | None = None,
+    meetings: int = 0,
+    attendees: int = 0,
+    breakouts: int = 0,
+    factor: float = 1.0,
+) -> Backend:
+    """A backend as after a successful poll, with the given counts."""
+    backend = await backend_store.insert_backend(
+        db, f"http://{name}/bigbluebutton/api/", "s", settings={"tags": tags} if tags else None
+    )
+    await db.execute(
+        "UPDATE backends SET node_state = 'ready', meetings_count = %s, attendees_count = %s, "
+        "breakouts_count = %s, load_factor = %s WHERE id = %s",
+        (meetings, attendees, breakouts, factor, backend.id),
+    )
+    refreshed = await backend_store.select_backend(db, backend.id)
+    assert refreshed is not None
+    return refreshed
+
+
+async def place(
+    db: Database,
+    frontend: UUID,
+    meeting: str,
+    required_tags: list[str] | None = None,
+    exclude: list[UUID] | None = None,
+) -> UUID | None:
+    result = await meeting_store.place_meeting(
+        db,
+        meeting,
+        meeting,
+        frontend,
+        is_breakout=False,
+        required_tags=required_tags or [],
+        exclude=exclude or [],
+    )
+    return result[0].backend_id if result else None
+
+
+async def test_the_load_formula(db: Database) -> None:
+    assert (await ready_backend(db, "a", meetings=2, attendees=10)).load == 30
+    assert (await ready_backend(db, "b", meetings=2, attendees=100)).load == 100
+    assert (await ready_backend(db, "c", meetings=2, attendees=10, factor=2)).load == 60
+    assert (await ready_backend(db, "d", breakouts=4)).load == 15  # a quarter meeting each
+
+
+async def test_least_loaded_fitting_backend_and_the_meeting_counted_there(db: Database) -> None:
+    fe = (await insert_frontend(db, "fe", "s", {})).id
+    gold = await ready_backend(db, "gold", tags=["gold", "eu"], meetings=5)
+    plain = await ready_backend(db, "plain", meetings=1)
+    assert await place(db, fe, "a") == plain.id
+    assert await place(db, fe, "b", required_tags=["gold"]) == gold.id
+    assert await place(db, fe, "c", required_tags=["x"]) is None
+    assert await place(db, fe, "d", exclude=[plain.id]) == gold.id
+    counts = {b.host: b.meetings_count for b in await backend_store.select_backends(db)}
+    assert counts == {gold.host: 7, plain.host: 2}
+    # A repeated create finds its meeting where it is, without placing it again.
+    result = await meeting_store.place_meeting(
+        db, "a", "a", fe, is_breakout=False, required_tags=[], exclude=[]
+    )
+    assert result is not None and result[0].backend_id == plain.id and result[1] is False
+
+
+async def test_a_meeting_on_a_sick_backend_is_placed_anew(db: Database) -> None:
+    fe = (await insert_frontend(db, "fe", "s", {})).id
+    first = await ready_backend(db, "first")
+    assert await place(db, fe, "room") == first.id
+    second = await ready_backend(db, "second", meetings=3)
+    await db.execute("UPDATE backends SET node_state = 'error' WHERE id = %s", (first.id,))
+    assert await place(db, fe, "room") == second.id
+    counts = {b.host: b.meetings_count for b in await backend_store.select_backends(db)}
+    assert counts == {first.host: 0, second.host: 4}
+
+
+async def test_ties_are_broken_at_random(db: Database) -> None:
+    fe = (await insert_frontend(db, "fe", "s", {})).id
+    equal = [await ready_backend(db, f"n{i}") for i in range(4)]
+    chosen = set()
+    for i in range(40):
+        chosen.add(await place(db, fe, f"m{i}"))
+        await db.execute("DELETE FROM meetings; UPDATE backends SET meetings_count = 0")
+    assert chosen == {b.id for b in equal}
