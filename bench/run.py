@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -46,6 +47,8 @@ class Plan:
     big_cluster: int
     seconds: float
     requests: int
+    #: How long the idle CPU of serve is measured, at the big cluster.
+    idle_seconds: float
 
 
 FULL = Plan(
@@ -56,6 +59,7 @@ FULL = Plan(
     big_cluster=10_000,
     seconds=8,
     requests=2000,
+    idle_seconds=30,
 )
 QUICK = Plan(
     nodes=3,
@@ -65,6 +69,7 @@ QUICK = Plan(
     big_cluster=80,
     seconds=float(os.environ.get("BENCH_SECONDS", "1")),
     requests=100,
+    idle_seconds=1,
 )
 
 
@@ -106,6 +111,19 @@ def api(method: str, url: str, body: Any = None) -> Any:
     request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
         return json.loads(resp.read())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_percent(pid: int, seconds: float) -> float:
+    """The share of one core ``pid`` used over the next ``seconds``."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return round(100 * (cpu_seconds(pid) - before) / seconds, 1)
 
 
 def rss_mb(pid: int) -> float:
@@ -347,6 +365,8 @@ class Bench:
             self.facts["fill_errors"] = filler.errors
         self.facts["serve_rss_mb_big_cluster"] = rss_mb(serve_pid)
         self.facts["big_cluster_meetings"] = plan.big_cluster
+        # 6. What polls cost while nothing else happens (every backend every 10 s).
+        self.facts["serve_idle_cpu_percent_big_cluster"] = cpu_percent(serve_pid, plan.idle_seconds)
 
     def report(self) -> dict[str, Any]:
         by_name = {r.scenario: r for r in self.results}
@@ -393,10 +413,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run (seconds)")
     parser.add_argument(
+        "--meetings",
+        type=int,
+        default=0,
+        help="meetings in the cluster for the memory and idle-CPU figures (default 10,000)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results", help="folder for the JSON report"
     )
     args = parser.parse_args()
-    bench = Bench(QUICK if args.quick else FULL)
+    plan = QUICK if args.quick else FULL
+    if args.meetings:
+        plan = dataclasses.replace(plan, big_cluster=args.meetings)
+    bench = Bench(plan)
     try:
         bench.run()
     finally:

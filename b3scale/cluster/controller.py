@@ -12,16 +12,20 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 from b3scale.bbb.client import BackendUnavailable
 from b3scale.bbb.request import Request
 from b3scale.cluster.background import run_rounds
 from b3scale.cluster.services import Services
-from b3scale.cluster.sync import sync_backend_meetings
+from b3scale.cluster.sync import Seen, sync_backend_meetings
 from b3scale.store import backends as backend_store
 from b3scale.store.backends import Backend
 
 log = logging.getLogger(__name__)
+
+#: Every this many polls of a backend, all its meetings are written again.
+FULL_SYNC_EVERY = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,10 @@ class Controller:
     def __init__(self, services: Services, settings: ControllerSettings) -> None:
         self.services = services
         self.settings = settings
+        #: Per backend, its meetings' digests at the last poll by this instance: a meeting
+        #: that did not change since costs no parse and no write.
+        self._seen: dict[UUID, Seen] = {}
+        self._polls: dict[UUID, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop``; a NOTIFY on ``b3scale_poll`` starts a round at once."""
@@ -70,8 +78,12 @@ class Controller:
             )
             return False
         latency_ns = int((time.monotonic() - started) * 1e9)
+        seen = self._seen.setdefault(backend.id, {})
+        self._polls[backend.id] = polls = self._polls.get(backend.id, 0) + 1
+        if polls % FULL_SYNC_EVERY == 0:
+            seen.clear()  # now and then every meeting is written, whatever else wrote it
         removed = await sync_backend_meetings(
-            self.services.db, backend.id, response.body, started_at
+            self.services.db, backend.id, response.body, started_at, seen
         )
         if removed:
             log.info(

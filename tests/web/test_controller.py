@@ -126,3 +126,32 @@ async def test_join_with_redirect_false_answers_bbb_xml(
     )
     assert answer.status == 200 and answer.message_key == "successfullyJoined"
     assert answer.text("url").startswith(sim.url + "/html5client/join?sessionToken=")
+
+
+async def test_a_poll_writes_only_the_meetings_that_changed(
+    db: Database, gateway: App, sim: SimNode
+) -> None:
+    controller = gateway.app[CONTROLLER]
+    backend = await backend_store.insert_backend(db, sim.api_url, sim.secret)
+    assert await controller.poll(backend)
+    await insert_frontend(db, "fe", "s")
+    fe = FrontendClient(gateway, "fe", "s")
+    for room in ("quiet", "busy"):
+        assert (await fe.call("create", {"meetingID": room, "name": room})).returncode == "SUCCESS"
+    assert await controller.poll(backend)  # the first sight of both: written
+
+    async def synced() -> dict[str, object]:
+        rows = await db.fetch_all("SELECT external_id, synced_at FROM meetings")
+        return {r["external_id"]: r["synced_at"] for r in rows}
+
+    before = await synced()
+    assert await controller.poll(backend)
+    assert await synced() == before  # nothing changed on the node: nothing written
+    join = await fe.call("join", {"meetingID": "busy", "fullName": "Ann", "role": "VIEWER"})
+    async with gateway.session.get(join.location or "") as resp:
+        assert resp.status == 200  # Ann arrives in the meeting
+    assert await controller.poll(backend)
+    after = await synced()
+    assert after["quiet"] == before["quiet"] and after["busy"] != before["busy"]
+    count = await db.fetch_value("SELECT attendees_count FROM meetings WHERE external_id = 'busy'")
+    assert count == 1
