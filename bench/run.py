@@ -365,7 +365,9 @@ class Bench:
             self.facts["fill_errors"] = filler.errors
         self.facts["serve_rss_mb_big_cluster"] = rss_mb(serve_pid)
         self.facts["big_cluster_meetings"] = plan.big_cluster
-        # 6. What polls cost while nothing else happens (every backend every 10 s).
+        # 6. What polls cost while nothing else happens (every backend every 10 s), once the
+        # polls have caught up with the fill (two intervals).
+        time.sleep(20 if plan.idle_seconds > 5 else 0)
         self.facts["serve_idle_cpu_percent_big_cluster"] = cpu_percent(serve_pid, plan.idle_seconds)
 
     def report(self) -> dict[str, Any]:

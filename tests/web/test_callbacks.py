@@ -131,15 +131,25 @@ def verify(token: str, algorithm: str) -> dict[str, object]:
         )
 
 
-async def test_end_recording_and_analytics_reach_the_frontend_as_its_own(
-    db: Database, start_instance: Start, sim: SimNode, receiver: Receiver
-) -> None:
-    await receiver.start()
+async def meeting_with_callbacks(
+    db: Database, start_instance: Start, sim: SimNode, receiver: Receiver, record: str = "true"
+) -> tuple[App, FrontendClient]:
+    """An instance, the node as its backend, frontend "fe", and room-1 created through it with
+    every callback URL pointing at ``receiver``."""
     instance = await start_instance()
     await add_backend(db, instance, sim)
     await insert_frontend(db, "fe", FRONTEND_SECRET, {})
     fe = FrontendClient(instance, "fe", FRONTEND_SECRET)
-    assert (await fe.call("create", callback_params(receiver))).returncode == "SUCCESS"
+    params = {**callback_params(receiver), "record": record}
+    assert (await fe.call("create", params)).returncode == "SUCCESS"
+    return instance, fe
+
+
+async def test_end_recording_and_analytics_reach_the_frontend_as_its_own(
+    db: Database, start_instance: Start, sim: SimNode, receiver: Receiver
+) -> None:
+    await receiver.start()
+    instance, fe = await meeting_with_callbacks(db, start_instance, sim, receiver)
 
     on_node = sim.meetings[meeting_ids.encode("fe", "room-1")]
     public = str(instance.make_url("/b3s/callback/"))
@@ -172,12 +182,7 @@ async def test_end_recording_and_analytics_reach_the_frontend_as_its_own(
 async def test_delivered_once_after_an_outage_a_restart_and_with_two_instances(
     db: Database, start_instance: Start, sim: SimNode, receiver: Receiver
 ) -> None:
-    first = await start_instance()
-    await add_backend(db, first, sim)
-    await insert_frontend(db, "fe", FRONTEND_SECRET, {})
-    fe = FrontendClient(first, "fe", FRONTEND_SECRET)
-    params = {**callback_params(receiver), "record": "false"}
-    assert (await fe.call("create", params)).returncode == "SUCCESS"
+    first, fe = await meeting_with_callbacks(db, start_instance, sim, receiver, record="false")
     assert (await fe.call("end", {"meetingID": "room-1"})).returncode == "SUCCESS"
 
     await until_failed_once(db, 3)  # the receiver is down: the first attempts fail
@@ -203,12 +208,8 @@ async def test_forged_altered_and_foreign_callbacks_are_refused(
     db: Database, start_instance: Start, sim: SimNode, receiver: Receiver
 ) -> None:
     await receiver.start()
-    instance = await start_instance()
-    await add_backend(db, instance, sim)
-    await insert_frontend(db, "fe", FRONTEND_SECRET, {})
+    instance, _ = await meeting_with_callbacks(db, start_instance, sim, receiver)
     other = await insert_frontend(db, "other", "other-secret", {})
-    fe = FrontendClient(instance, "fe", FRONTEND_SECRET)
-    assert (await fe.call("create", callback_params(receiver))).returncode == "SUCCESS"
     on_node = sim.meetings[meeting_ids.encode("fe", "room-1")]
     end_url = on_node.metadata["endcallbackurl"]
     token = end_url.rsplit("/", 1)[1]
@@ -261,12 +262,8 @@ async def test_without_a_public_url_callbacks_go_to_the_frontend_as_before(
 async def test_operators_see_pending_deliveries_in_ctl_and_the_api(
     db: Database, start_instance: Start, sim: SimNode, receiver: Receiver
 ) -> None:
-    instance = await start_instance()  # the receiver is never started: deliveries wait
-    await add_backend(db, instance, sim)
-    await insert_frontend(db, "fe", FRONTEND_SECRET, {})
-    fe = FrontendClient(instance, "fe", FRONTEND_SECRET)
-    params = {**callback_params(receiver), "record": "false"}
-    assert (await fe.call("create", params)).returncode == "SUCCESS"
+    # The receiver is never started: the deliveries wait.
+    instance, fe = await meeting_with_callbacks(db, start_instance, sim, receiver, record="false")
     assert (await fe.call("end", {"meetingID": "room-1"})).returncode == "SUCCESS"
     await until_failed_once(db, 3)
 
