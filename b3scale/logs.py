@@ -65,8 +65,40 @@ class PlainFormatter(logging.Formatter):
         return line
 
 
+#: Where :func:`write_line` writes, once :func:`setup_logging` ran: (stream, format, level).
+_direct: tuple[TextIO, str, int] | None = None
+
+
+def write_line(level: int, name: str, message: str, fields: dict[str, Any]) -> None:
+    """One log line, formatted exactly as the handler would, without logging's machinery
+    (LogRecord, caller lookup, handler chain): for the line every request writes."""
+    if _direct is None:
+        logging.getLogger(name).log(level, message, extra=fields)
+        return
+    stream, fmt, threshold = _direct
+    if level < threshold:
+        return
+    now = time.time()
+    name_of_level = logging.getLevelName(level)
+    if fmt == "structured":
+        entry = {
+            "level": name_of_level.lower(),
+            "time": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+            "logger": name,
+            "message": message,
+            **fields,
+        }
+        stream.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
+    else:
+        when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        pairs = " ".join(f"{k}={v}" for k, v in fields.items())
+        stream.write(f"{when}Z {name_of_level:<5} {name}: {message} {pairs}\n")
+
+
 def setup_logging(level: int, fmt: str, stream: TextIO | None = None) -> None:
     """Route every logger to one stderr handler in the chosen format."""
+    global _direct
+    _direct = (stream or sys.stderr, fmt, PYTHON_LEVELS[level])
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt == "structured" else PlainFormatter())
     root = logging.getLogger()

@@ -8,7 +8,7 @@ they run, so the list that assembles the gateway reads top to bottom as it execu
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from b3scale.bbb.request import Request
 from b3scale.bbb.responses import XML_CONTENT_TYPE
@@ -46,11 +46,27 @@ class Context:
     #: Path and query the frontend requested (for the join retry page).
     original_url: str = ""
 
-    def with_request(self, request: Request) -> Context:
-        return replace(self, request=request)
+    # Built with the constructor, not dataclasses.replace: every call goes through a few of
+    # these, and replace's generic machinery costs twice as much.
+    def with_request(self, request: Request, external_meeting_id: str | None = None) -> Context:
+        return Context(
+            self.frontend,
+            request,
+            self.meeting,
+            self.meeting_loaded,
+            self.external_meeting_id if external_meeting_id is None else external_meeting_id,
+            self.original_url,
+        )
 
     def with_meeting(self, meeting: MeetingRow | None) -> Context:
-        return replace(self, meeting=meeting, meeting_loaded=True)
+        return Context(
+            self.frontend,
+            self.request,
+            meeting,
+            True,
+            self.external_meeting_id,
+            self.original_url,
+        )
 
 
 Handler = Callable[[Context], Awaitable[Reply]]

@@ -11,12 +11,18 @@ import logging
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from b3scale.logs import write_line
+
 
 class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info(
+        # Written directly (b3scale.logs.write_line): logging's machinery cost a fifth of a
+        # join; the line is the same.
+        write_line(
+            logging.INFO,
+            self.logger.name,
             "request",
-            extra={
+            {
                 "method": request.method,
                 "path": request.path,
                 "status": response.status,

@@ -9,11 +9,13 @@ frontends their keys; never a meeting ID, a query string, a checksum or a secret
 
 from __future__ import annotations
 
+import collections
 import time
 from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from aioprometheus import histogram
 from aioprometheus.collectors import Counter, Gauge, Histogram, Registry
 from aioprometheus.renderer import render
 
@@ -50,40 +52,55 @@ LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 
 
 class Metrics:
-    """This instance's counters; the cluster gauges are made fresh at every scrape."""
+    """This instance's counters; the cluster gauges are made fresh at every scrape.
+
+    Requests are counted in plain dictionaries (a join must not pay for a labelled collector's
+    bookkeeping); the Prometheus collectors are made from them at each scrape.
+    """
 
     def __init__(self) -> None:
-        # A registry of its own: aioprometheus' default one is process-wide.
-        own = Registry()
-        self.http_requests = Counter(
-            "b3scale_http_requests_total",
-            "HTTP requests by route template, method and status",
-            registry=own,
-        )
-        self.http_latency = Histogram(
-            "b3scale_http_request_duration_seconds",
-            "HTTP request latency by route template",
-            buckets=LATENCY_BUCKETS,
-            registry=own,
-        )
-        self.bbb_requests = Counter(
-            "b3scale_bbb_requests_total",
-            "BBB API calls from frontends by call and result (SUCCESS, FAILED, redirect, ...)",
-            registry=own,
-        )
+        self._http: collections.Counter[tuple[str, str, int]] = collections.Counter()
+        self._latency: dict[str, histogram.Histogram] = {}
+        self._bbb: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_requests.inc({"route": route, "method": method, "status": str(status)})
-        self.http_latency.observe({"route": route}, seconds)
+        self._http[(route, method, status)] += 1
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = histogram.Histogram(*LATENCY_BUCKETS)
+        latency.observe(seconds)
 
     def observe_bbb(self, call: str, result: str) -> None:
         name = call if call in KNOWN_CALLS else "other"
-        self.bbb_requests.inc({"call": name or "version", "result": result})
+        self._bbb[(name or "version", result)] += 1
+
+    def _request_collectors(self, registry: Registry) -> None:
+        http = Counter(
+            "b3scale_http_requests_total",
+            "HTTP requests by route template, method and status",
+            registry=registry,
+        )
+        for (route, method, status), count in self._http.items():
+            http.set({"route": route, "method": method, "status": str(status)}, count)
+        latency = Histogram(
+            "b3scale_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        for route, observed in self._latency.items():
+            latency.set_value({"route": route}, observed)
+        bbb = Counter(
+            "b3scale_bbb_requests_total",
+            "BBB API calls from frontends by call and result (SUCCESS, FAILED, redirect, ...)",
+            registry=registry,
+        )
+        for (call, result), count in self._bbb.items():
+            bbb.set({"call": call, "result": result}, count)
 
     async def render(self, db: Database, stats: ClusterStats, accepts: list[str]) -> web.Response:
         registry = Registry()
-        for collector in (self.http_requests, self.http_latency, self.bbb_requests):
-            registry.register(collector)
+        self._request_collectors(registry)
         placements = Counter(
             "b3scale_placements_total",
             "New meetings placed by this instance, or refused (no_backend)",

@@ -56,7 +56,7 @@ def rewrite_unique_meeting_id(next_handler: Handler) -> Handler:
     async def handler(ctx: Context) -> Reply:
         key = ctx.frontend.key
         external = ctx.request.meeting_id
-        ctx = replace(ctx, request=encode_request(ctx.request, key), external_meeting_id=external)
+        ctx = ctx.with_request(encode_request(ctx.request, key), external_meeting_id=external)
         reply = await next_handler(ctx)
         if reply.decoded or "xml" not in reply.content_type:
             return reply
