@@ -92,6 +92,8 @@ class Config:
     config_dir: Path = Path("~/.config/b3scale")
     #: B3SCALE_POLL_INTERVAL: seconds between two polls of a backend's getMeetings.
     poll_interval: float = 10.0
+    #: B3SCALE_AGENT_POLL_INTERVAL: the same for a backend whose node agent reports.
+    agent_poll_interval: float = 60.0
     #: B3SCALE_PUBLIC_URL: how BBB nodes reach this cluster (callbacks); None = no relaying.
     public_url: str | None = None
     #: Run the background controller (polls); tests of single requests switch it off.
@@ -276,6 +278,9 @@ def load_config(
         config_dir=user_config_dir(env),
         poll_interval=get(
             "B3SCALE_POLL_INTERVAL", parse_poll_interval, 10.0, "seconds between 1 and 300"
+        ),
+        agent_poll_interval=get(
+            "B3SCALE_AGENT_POLL_INTERVAL", parse_poll_interval, 60.0, "seconds between 1 and 300"
         ),
         pg_bindir=Path(env["B3SCALE_PG_BINDIR"]) if env.get("B3SCALE_PG_BINDIR") else None,
         public_url=get(

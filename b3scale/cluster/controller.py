@@ -32,6 +32,8 @@ FULL_SYNC_EVERY = 6
 class ControllerSettings:
     #: Seconds between polls of one backend.
     poll_interval: float = 10.0
+    #: Seconds between polls of a backend whose node agent reports (its events carry changes).
+    agent_poll_interval: float = 60.0
     #: Timeout of one poll.
     poll_timeout: float = 5.0
     #: Consecutive failed polls before a backend counts as down (hysteresis).
@@ -55,7 +57,9 @@ class Controller:
 
     async def poll_due(self) -> list[Backend]:
         """Poll every backend whose lease ran out (leasing it for the next interval)."""
-        due = await backend_store.claim_due_polls(self.services.db, self.settings.poll_interval)
+        due = await backend_store.claim_due_polls(
+            self.services.db, self.settings.poll_interval, self.settings.agent_poll_interval
+        )
         await asyncio.gather(*(self.poll(b) for b in due))
         return due
 

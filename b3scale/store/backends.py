@@ -76,16 +76,22 @@ async def select_backends(db: Database | Session) -> list[Backend]:
     return [Backend.from_row(r) for r in await db.fetch_all(_SELECT + "ORDER BY b.host")]
 
 
-async def claim_due_polls(db: Database | Session, lease_seconds: float) -> list[Backend]:
+async def claim_due_polls(
+    db: Database | Session, lease_seconds: float, agent_lease_seconds: float | None = None
+) -> list[Backend]:
     """Backends due for a poll, leased to this instance for ``lease_seconds``.
 
     Every instance calls this; a backend is leased to one of them, so each backend is polled
-    once per interval across the cluster, and by another instance if its poller dies.
+    once per interval across the cluster, and by another instance if its poller dies. A
+    backend whose node agent reports (a fresh heartbeat) is leased for ``agent_lease_seconds``:
+    its events carry the changes, the poll only checks.
     """
     rows = await db.fetch_all(
-        "UPDATE backends SET poll_lease_until = now() + make_interval(secs => %s) "
+        "UPDATE backends b SET poll_lease_until = now() + make_interval(secs => "
+        "  CASE WHEN b.agent_heartbeat > now() - interval '5 seconds' THEN %(agent)s "
+        "  ELSE %(plain)s END) "
         "WHERE poll_lease_until IS NULL OR poll_lease_until <= now() RETURNING id",
-        (lease_seconds,),
+        {"plain": lease_seconds, "agent": agent_lease_seconds or lease_seconds},
     )
     if not rows:
         return []

@@ -110,7 +110,12 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[GATEWAY] = build_gateway(services)
     app[FRONTENDS] = frontends = FrontendCache(services.db)
-    controller = Controller(services, ControllerSettings(poll_interval=config.poll_interval))
+    controller = Controller(
+        services,
+        ControllerSettings(
+            poll_interval=config.poll_interval, agent_poll_interval=config.agent_poll_interval
+        ),
+    )
     app[CONTROLLER] = controller
     app[COMMANDS] = runner = CommandRunner(services)
     stop = asyncio.Event()

@@ -155,3 +155,17 @@ async def test_a_poll_writes_only_the_meetings_that_changed(
     assert after["quiet"] == before["quiet"] and after["busy"] != before["busy"]
     count = await db.fetch_value("SELECT attendees_count FROM meetings WHERE external_id = 'busy'")
     assert count == 1
+
+
+async def test_a_backend_with_a_reporting_agent_is_polled_less_often(db: Database) -> None:
+    plain = await backend_store.insert_backend(db, "http://plain/bigbluebutton/api/", "s")
+    agent = await backend_store.insert_backend(db, "http://agent/bigbluebutton/api/", "s")
+    await db.execute("UPDATE backends SET agent_heartbeat = now() WHERE id = %s", (agent.id,))
+    claimed = await backend_store.claim_due_polls(db, 10, 60)
+    assert {b.id for b in claimed} == {plain.id, agent.id}
+    rows = await db.fetch_all(
+        "SELECT id, extract(epoch FROM poll_lease_until - now()) AS left FROM backends"
+    )
+    lease = {r["id"]: float(r["left"]) for r in rows}
+    assert 9 < lease[plain.id] <= 10 and 59 < lease[agent.id] <= 60
+    assert await backend_store.claim_due_polls(db, 10, 60) == []  # both leased
