@@ -178,6 +178,7 @@ API_TARGETS = st.sampled_from(
         "/api/v1/backends/{id}",
         "/api/v1/meetings/{id}",
         "/api/v1/commands/{id}",
+        "/api/v1/callbacks",
         "/api/v1/status",
         "/api/v1/nothing",
     ]
