@@ -96,6 +96,11 @@ class Config:
     agent_poll_interval: float = 60.0
     #: B3SCALE_PUBLIC_URL: how BBB nodes reach this cluster (callbacks); None = no relaying.
     public_url: str | None = None
+    #: B3SCALE_WORKERS: processes ``serve`` runs on its port (a number, or auto = the CPUs).
+    workers: int = 1
+    #: Set by ``serve --workers`` in each worker: its number, and where workers share counts.
+    worker_index: int | None = None
+    metrics_dir: str | None = None
     #: Run the background controller (polls); tests of single requests switch it off.
     run_controller: bool = True
     #: The env files that were read, for the start-up log.
@@ -194,6 +199,14 @@ def parse_http_url(value: str) -> str:
     return url
 
 
+def parse_workers(value: str) -> int:
+    text = value.strip().lower()
+    count = (os.cpu_count() or 1) if text == "auto" else int(text)
+    if not 1 <= count <= 64:
+        raise ValueError(value)
+    return count
+
+
 def parse_poll_interval(value: str) -> float:
     seconds = float(value.strip())
     if not 1 <= seconds <= 300:
@@ -283,6 +296,9 @@ def load_config(
             "B3SCALE_AGENT_POLL_INTERVAL", parse_poll_interval, 60.0, "seconds between 1 and 300"
         ),
         pg_bindir=Path(env["B3SCALE_PG_BINDIR"]) if env.get("B3SCALE_PG_BINDIR") else None,
+        workers=get(
+            "B3SCALE_WORKERS", parse_workers, 1, "a number from 1 to 64, or auto (one per CPU)"
+        ),
         public_url=get(
             "B3SCALE_PUBLIC_URL",
             parse_http_url,

@@ -35,7 +35,7 @@ from b3scale.web.keys import (
     RETRY_KEY,
     STATS,
 )
-from b3scale.web.metrics import Metrics, metrics_endpoint, metrics_middleware
+from b3scale.web.metrics import Metrics, metrics_endpoint, metrics_middleware, share_counts_ctx
 from b3scale.web.server import HANDLER_ARGS, install_log_filter
 
 log = logging.getLogger(__name__)
@@ -51,17 +51,18 @@ BACKEND_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
 INSTANCES_PLANNED = 2
 
 
-async def warn_if_the_pool_does_not_fit(db: Database, pool_size: int) -> None:
-    """Each instance opens ``pool_size`` connections and one for LISTEN; a stock PostgreSQL
-    allows 100, three of them kept for superusers (and psql during an incident)."""
+async def warn_if_the_pool_does_not_fit(db: Database, pool_size: int, workers: int = 1) -> None:
+    """Each worker of an instance opens ``pool_size`` connections and one for LISTEN; a stock
+    PostgreSQL allows 100, three of them kept for superusers (and psql during an incident)."""
     limit, reserved = await db.connection_budget()
-    needed = INSTANCES_PLANNED * (pool_size + 1)
+    needed = INSTANCES_PLANNED * workers * (pool_size + 1)
     if needed > limit - reserved:
         log.warning(
             "the database allows too few connections for two instances with this pool: "
             "lower B3SCALE_DB_POOL_SIZE or raise max_connections",
             extra={
                 "pool_size": pool_size,
+                "workers": workers,
                 "needed_for_two_instances": needed,
                 "max_connections": limit,
                 "superuser_reserved": reserved,
@@ -79,7 +80,8 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         extra={"database": redact_dsn(config.db_url), "pool_size": config.db_pool_size},
     )
     try:
-        await warn_if_the_pool_does_not_fit(db, config.db_pool_size)
+        if not config.worker_index:  # once per instance, not once per worker
+            await warn_if_the_pool_does_not_fit(db, config.db_pool_size, config.workers)
         applied = await migrate(db)
         if applied:
             log.info("schema migrated", extra={"applied": [m.version for m in applied]})
@@ -150,6 +152,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(http_session_ctx)
     app.cleanup_ctx.append(cluster_ctx)
+    app.cleanup_ctx.append(share_counts_ctx)
     app.add_routes(health.routes)
     app.router.add_get("/metrics", metrics_endpoint)
     bbbapi.add_routes(app)

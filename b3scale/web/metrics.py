@@ -9,9 +9,15 @@ frontends their keys; never a meeting ID, a query string, a checksum or a secret
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
+import json
 import time
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -25,7 +31,7 @@ from b3scale.store.backends import select_backends
 from b3scale.store.callbacks import pending_count as pending_callbacks
 from b3scale.store.db import Database
 from b3scale.store.meetings import select_frontend_load
-from b3scale.web.keys import DATABASE, METRICS, STATS
+from b3scale.web.keys import CONFIG, DATABASE, METRICS, STATS
 
 #: BBB calls get their own label value; anything else is "other".
 KNOWN_CALLS = frozenset(
@@ -74,52 +80,109 @@ class Metrics:
         name = call if call in KNOWN_CALLS else "other"
         self._bbb[(name or "version", result)] += 1
 
-    def _request_collectors(self, registry: Registry) -> None:
-        http = Counter(
-            "b3scale_http_requests_total",
-            "HTTP requests by route template, method and status",
-            registry=registry,
-        )
-        for (route, method, status), count in self._http.items():
-            http.set({"route": route, "method": method, "status": str(status)}, count)
-        latency = Histogram(
-            "b3scale_http_request_duration_seconds",
-            "HTTP request latency by route template",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        for route, observed in self._latency.items():
-            latency.set_value({"route": route}, observed)
-        bbb = Counter(
-            "b3scale_bbb_requests_total",
-            "BBB API calls from frontends by call and result (SUCCESS, FAILED, redirect, ...)",
-            registry=registry,
-        )
-        for (call, result), count in self._bbb.items():
-            bbb.set({"call": call, "result": result}, count)
+    def snapshot(self, stats: ClusterStats) -> Snapshot:
+        """This process's counts, as JSON-able data (workers share them through files)."""
+        return {
+            "http": [[r, m, s, n] for (r, m, s), n in self._http.items()],
+            "latency": {
+                route: [list(h.buckets.values()), h.sum, h.observations]
+                for route, h in self._latency.items()
+            },
+            "bbb": [[c, r, n] for (c, r), n in self._bbb.items()],
+            "placements": dict(stats.placements),
+            "callbacks": dict(stats.callbacks),
+        }
 
-    async def render(self, db: Database, stats: ClusterStats, accepts: list[str]) -> web.Response:
+    async def render(
+        self,
+        db: Database,
+        stats: ClusterStats,
+        accepts: list[str],
+        siblings: Sequence[Snapshot] = (),
+    ) -> web.Response:
+        """The text format: this process's counts plus ``siblings`` (the other workers')."""
         registry = Registry()
-        self._request_collectors(registry)
-        placements = Counter(
-            "b3scale_placements_total",
-            "New meetings placed by this instance, or refused (no_backend)",
-            registry=registry,
-        )
-        for result in ("placed", "no_backend"):
-            placements.set({"result": result}, stats.placements[result])
-        callbacks = Counter(
-            "b3scale_callbacks_total",
-            "Callback deliveries to frontends by this instance: delivered, retried, given_up",
-            registry=registry,
-        )
-        for result in ("delivered", "retried", "given_up"):
-            callbacks.set({"result": result}, stats.callbacks[result])
+        _counters(registry, merged([self.snapshot(stats), *siblings]))
         info = Gauge("b3scale_build_info", "Version of this instance", registry=registry)
         info.set({"version": __version__}, 1)
         await _cluster_gauges(db, registry)
         body, headers = render(registry, accepts)
         return web.Response(body=body, headers=headers)
+
+
+#: Counts of one process, or of all workers summed: see :meth:`Metrics.snapshot`.
+Snapshot = dict[str, Any]
+
+
+def merged(snapshots: list[Snapshot]) -> Snapshot:
+    """The sum of several processes' counts."""
+    http: collections.Counter[tuple[str, str, int]] = collections.Counter()
+    bbb: collections.Counter[tuple[str, str]] = collections.Counter()
+    latency: dict[str, list[Any]] = {}
+    placements: collections.Counter[str] = collections.Counter()
+    callbacks: collections.Counter[str] = collections.Counter()
+    for snap in snapshots:
+        for route, method, status, count in snap.get("http", []):
+            http[(route, method, int(status))] += count
+        for call, result, count in snap.get("bbb", []):
+            bbb[(call, result)] += count
+        for route, (buckets, total, observations) in snap.get("latency", {}).items():
+            sums = latency.setdefault(route, [[0] * len(buckets), 0.0, 0])
+            sums[0] = [a + b for a, b in zip(sums[0], buckets, strict=True)]
+            sums[1] += total
+            sums[2] += observations
+        placements.update(snap.get("placements", {}))
+        callbacks.update(snap.get("callbacks", {}))
+    return {
+        "http": [[r, m, s, n] for (r, m, s), n in http.items()],
+        "latency": latency,
+        "bbb": [[c, r, n] for (c, r), n in bbb.items()],
+        "placements": dict(placements),
+        "callbacks": dict(callbacks),
+    }
+
+
+def _counters(registry: Registry, snap: Snapshot) -> None:
+    http = Counter(
+        "b3scale_http_requests_total",
+        "HTTP requests by route template, method and status",
+        registry=registry,
+    )
+    for route, method, status, count in snap["http"]:
+        http.set({"route": route, "method": method, "status": str(status)}, count)
+    latency = Histogram(
+        "b3scale_http_request_duration_seconds",
+        "HTTP request latency by route template",
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
+    for route, (buckets, total, observations) in snap["latency"].items():
+        observed = histogram.Histogram(*LATENCY_BUCKETS)
+        for bound, count in zip(list(observed.buckets), buckets, strict=True):
+            observed.buckets[bound] = count
+        observed.sum, observed.observations = total, observations
+        latency.set_value({"route": route}, observed)
+    bbb = Counter(
+        "b3scale_bbb_requests_total",
+        "BBB API calls from frontends by call and result (SUCCESS, FAILED, redirect, ...)",
+        registry=registry,
+    )
+    for call, result, count in snap["bbb"]:
+        bbb.set({"call": call, "result": result}, count)
+    placements = Counter(
+        "b3scale_placements_total",
+        "New meetings placed by this instance, or refused (no_backend)",
+        registry=registry,
+    )
+    for result in ("placed", "no_backend"):
+        placements.set({"result": result}, snap["placements"].get(result, 0))
+    callbacks = Counter(
+        "b3scale_callbacks_total",
+        "Callback deliveries to frontends by this instance: delivered, retried, given_up",
+        registry=registry,
+    )
+    for result in ("delivered", "retried", "given_up"):
+        callbacks.set({"result": result}, snap["callbacks"].get(result, 0))
 
 
 async def _cluster_gauges(db: Database, registry: Registry) -> None:
@@ -202,6 +265,56 @@ def metrics_middleware(metrics: Metrics) -> Middleware:
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
     app = request.app
-    return await app[METRICS].render(
-        app[DATABASE], app[STATS], request.headers.getall("Accept", [])
+    config = app[CONFIG]
+    siblings = (
+        read_siblings(Path(config.metrics_dir), config.worker_index)
+        if config.metrics_dir is not None
+        else []
     )
+    return await app[METRICS].render(
+        app[DATABASE], app[STATS], request.headers.getall("Accept", []), siblings
+    )
+
+
+# -- workers (serve --workers N) share their counts through small files --------------------
+
+#: How often a worker writes its counts for the others.
+SHARE_INTERVAL = 1.0
+
+
+def read_siblings(folder: Path, own: int | None) -> list[Snapshot]:
+    """The other workers' last counts (at most SHARE_INTERVAL old)."""
+    found = []
+    for path in folder.glob("worker-*.json"):
+        if path.name == f"worker-{own}.json":
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            found.append(json.loads(path.read_text()))
+    return found
+
+
+async def share_counts_ctx(app: web.Application) -> AsyncIterator[None]:
+    """A worker writes its counts every second, so whichever worker a scrape reaches
+    answers for all of them."""
+    config = app[CONFIG]
+    if config.metrics_dir is None:
+        yield
+        return
+    target = Path(config.metrics_dir) / f"worker-{config.worker_index}.json"
+
+    def write() -> None:
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps(app[METRICS].snapshot(app[STATS])))
+        temporary.replace(target)  # readers never see half a file
+
+    async def loop() -> None:
+        while True:
+            with contextlib.suppress(OSError):
+                write()
+            await asyncio.sleep(SHARE_INTERVAL)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -123,13 +123,20 @@ class Runner(web.AppRunner):
 
 
 async def serve_until_signalled(
-    app: web.Application, host: str | None, port: int, shutdown_timeout: float, **kwargs: Any
+    app: web.Application,
+    host: str | None,
+    port: int,
+    shutdown_timeout: float,
+    *,
+    reuse_port: bool = False,
+    **kwargs: Any,
 ) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, then let requests finish (``shutdown_timeout``)."""
+    """Serve ``app`` until SIGTERM or SIGINT, then let requests finish (``shutdown_timeout``).
+    ``reuse_port``: other processes listen on the same port (the kernel spreads connections)."""
     runner = Runner(app, shutdown_timeout=shutdown_timeout, **kwargs)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
