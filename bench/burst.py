@@ -27,7 +27,14 @@ from yarl import URL
 
 from b3scale.bbb.request import Request
 from bench.load import percentile
-from bench.run import API_SECRET, api, free_port, process, throwaway_postgres, wait_http
+from bench.run import (
+    API_SECRET,
+    free_port,
+    process,
+    register,
+    throwaway_postgres,
+    wait_http,
+)
 
 FRONTEND, SECRET = "rush", "rush-secret"
 
@@ -144,19 +151,7 @@ def main() -> None:
             bases = [f"http://127.0.0.1:{p}" for p in ports]
             for base in bases:
                 wait_http(f"{base}/healthz")
-            admin = bases[0] + "/api/v1"
-            for node in nodes:
-                api(
-                    "POST",
-                    f"{admin}/backends",
-                    {"bbb": {"host": node["api_url"], "secret": node["secret"]}},
-                )
-            api("POST", f"{admin}/frontends", {"bbb": {"key": FRONTEND, "secret": SECRET}})
-            deadline = time.monotonic() + 60
-            while not all(b["healthy"] for b in api("GET", f"{admin}/backends")):
-                if time.monotonic() > deadline:
-                    raise TimeoutError("backends not healthy after 60 s")
-                time.sleep(0.5)
+            register(bases[0], nodes, {FRONTEND: SECRET})
             report["max_connections"] = subprocess.run(
                 [
                     "psql",

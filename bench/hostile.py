@@ -32,7 +32,15 @@ from yarl import URL
 
 from b3scale.bbb.request import Request
 from b3scale.web.api.auth import sign_token
-from bench.run import API_SECRET, api, free_port, process, rss_mb, throwaway_postgres, wait_http
+from bench.run import (
+    API_SECRET,
+    free_port,
+    process,
+    register,
+    rss_mb,
+    throwaway_postgres,
+    wait_http,
+)
 
 TENANTS = {"alpha": "alpha-secret-not-in-logs", "beta": "beta-secret-not-in-logs"}
 CALLS = [
@@ -306,19 +314,7 @@ def main() -> None:
             assert sim.stdout is not None
             nodes = json.loads(sim.stdout.readline())
             wait_http(f"{base}/healthz")
-            for node in nodes:
-                api(
-                    "POST",
-                    f"{base}/api/v1/backends",
-                    {"bbb": {"host": node["api_url"], "secret": node["secret"]}},
-                )
-            for key, secret in TENANTS.items():
-                api("POST", f"{base}/api/v1/frontends", {"bbb": {"key": key, "secret": secret}})
-            deadline = time.monotonic() + 30
-            while not all(b["healthy"] for b in api("GET", f"{base}/api/v1/backends")):
-                if time.monotonic() > deadline:
-                    raise TimeoutError("backends not healthy")
-                time.sleep(0.2)
+            register(base, nodes, TENANTS)
             legit = asyncio.run(legit_meetings(base, "create"))
             started = time.monotonic()
             tally = asyncio.run(attack(base, port, args.requests, args.seed))

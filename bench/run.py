@@ -160,6 +160,26 @@ def process(
             out.close()  # type: ignore[union-attr]
 
 
+def register(
+    base: str, nodes: list[dict[str, str]], frontends: dict[str, str], timeout: float = 60
+) -> None:
+    """The nodes as backends and the frontends (key -> secret) through the REST API, then
+    until every backend is healthy (polled)."""
+    for node in nodes:
+        api(
+            "POST",
+            f"{base}/api/v1/backends",
+            {"bbb": {"host": node["api_url"], "secret": node["secret"]}},
+        )
+    for key, secret in frontends.items():
+        api("POST", f"{base}/api/v1/frontends", {"bbb": {"key": key, "secret": secret}})
+    deadline = time.monotonic() + timeout
+    while not all(b["healthy"] for b in api("GET", f"{base}/api/v1/backends")):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"backends not healthy after {timeout:g} s")
+        time.sleep(0.2)
+
+
 @contextmanager
 def throwaway_postgres(prefix: str) -> Iterator[tuple[LocalCluster, Path]]:
     """A PostgreSQL with stock settings on a free port, in a folder removed afterwards."""
@@ -241,24 +261,8 @@ class Bench:
             base = f"http://127.0.0.1:{serve_port}"
             wait_http(f"{base}/healthz")
             self.facts["serve_rss_mb_idle"] = rss_mb(serve.pid)
-            for node in nodes:
-                api(
-                    "POST",
-                    f"{base}/api/v1/backends",
-                    {"bbb": {"host": node["api_url"], "secret": node["secret"]}},
-                )
             keys = [f"fe{i}" for i in range(plan.frontends)]
-            for key in keys:
-                api(
-                    "POST",
-                    f"{base}/api/v1/frontends",
-                    {"bbb": {"key": key, "secret": f"{key}-secret"}},
-                )
-            deadline = time.monotonic() + 30
-            while not all(b["healthy"] for b in api("GET", f"{base}/api/v1/backends")):
-                if time.monotonic() > deadline:
-                    raise TimeoutError("backends not healthy after 30 s")
-                time.sleep(0.2)
+            register(base, nodes, {key: f"{key}-secret" for key in keys})
             self._scenarios(base, keys, nodes, serve.pid)
 
     def _scenarios(
