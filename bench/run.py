@@ -36,6 +36,8 @@ from bench.load import Result, drive, have_wrk, wrk
 ROOT = Path(__file__).resolve().parents[1]
 API_SECRET = "bench-api-secret-0123456789-abcdefghijklmnop"  # noqa: S105 - a throwaway server
 CONCURRENCY = 64
+#: The frontend whose meetings make the cluster big (the measured frontends keep their share).
+FILLER = "filler"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Plan:
     requests: int
     #: How long the idle CPU of serve is measured, at the big cluster.
     idle_seconds: float
+    #: Grow the cluster to big_cluster before the calls are measured (--meetings).
+    fill_first: bool = False
 
 
 FULL = Plan(
@@ -262,7 +266,8 @@ class Bench:
             wait_http(f"{base}/healthz")
             self.facts["serve_rss_mb_idle"] = rss_mb(serve.pid)
             keys = [f"fe{i}" for i in range(plan.frontends)]
-            register(base, nodes, {key: f"{key}-secret" for key in keys})
+            frontends = {key: f"{key}-secret" for key in [*keys, FILLER]}
+            register(base, nodes, frontends)
             self._scenarios(base, keys, nodes, serve.pid)
 
     def _scenarios(
@@ -290,6 +295,11 @@ class Bench:
             "per_backend_mean": round(mean, 2),
             "max_over_mean": round(max(counts) / mean, 3) if mean else None,
         }
+        # 1b. With --meetings: the cluster grows to that size first (meetings of a frontend of
+        # their own, so each measured frontend still has its share), and every call below is
+        # measured at that size.
+        if plan.fill_first:
+            self._fill(base, plan.big_cluster - plan.frontends * plan.meetings_per_frontend)
         # 2. Create: new meetings, until every frontend has its share.
         total = plan.frontends * plan.meetings_per_frontend - plan.burst
 
@@ -298,7 +308,9 @@ class Bench:
             return self.gateway_url(base, key, "create", {"meetingID": f"m-{i}", "name": "M"})
 
         self.results.append(asyncio.run(drive("create", create_url, total, CONCURRENCY)))
-        self.facts["meetings_in_cluster"] = plan.frontends * plan.meetings_per_frontend
+        self.facts["meetings_in_cluster"] = (
+            plan.big_cluster if plan.fill_first else plan.frontends * plan.meetings_per_frontend
+        )
         # 3. The GET calls, on meetings that exist.
         join_url = self.gateway_url(
             base,
@@ -353,26 +365,31 @@ class Bench:
                 )
             )
         # 5. Memory at a big cluster.
-        more = plan.big_cluster - self.facts["meetings_in_cluster"]
-        if more > 0:
-            filler = asyncio.run(
-                drive(
-                    "fill to big cluster",
-                    lambda i: self.gateway_url(
-                        base, keys[i % len(keys)], "create", {"meetingID": f"fill-{i}", "name": "F"}
-                    ),
-                    more,
-                    CONCURRENCY,
-                    time_cap=600,
-                )
-            )
-            self.facts["fill_errors"] = filler.errors
+        if not plan.fill_first:
+            self._fill(base, plan.big_cluster - self.facts["meetings_in_cluster"])
         self.facts["serve_rss_mb_big_cluster"] = rss_mb(serve_pid)
         self.facts["big_cluster_meetings"] = plan.big_cluster
         # 6. What polls cost while nothing else happens (every backend every 10 s), once the
         # polls have caught up with the fill (two intervals).
         time.sleep(20 if plan.idle_seconds > 5 else 0)
         self.facts["serve_idle_cpu_percent_big_cluster"] = cpu_percent(serve_pid, plan.idle_seconds)
+
+    def _fill(self, base: str, more: int) -> None:
+        """``more`` meetings of the frontend FILLER, created through the gateway."""
+        if more <= 0:
+            return
+        filler = asyncio.run(
+            drive(
+                "fill to big cluster",
+                lambda i: self.gateway_url(
+                    base, FILLER, "create", {"meetingID": f"fill-{i}", "name": "F"}
+                ),
+                more,
+                CONCURRENCY,
+                time_cap=900,
+            )
+        )
+        self.facts["fill_errors"] = filler.errors
 
     def report(self) -> dict[str, Any]:
         by_name = {r.scenario: r for r in self.results}
@@ -422,7 +439,8 @@ def main() -> None:
         "--meetings",
         type=int,
         default=0,
-        help="meetings in the cluster for the memory and idle-CPU figures (default 10,000)",
+        help="grow the cluster to this many meetings before measuring the calls (and memory "
+        "and idle CPU at that size); without it calls run at 2,000 and memory at 10,000",
     )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results", help="folder for the JSON report"
@@ -430,7 +448,7 @@ def main() -> None:
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.meetings:
-        plan = dataclasses.replace(plan, big_cluster=args.meetings)
+        plan = dataclasses.replace(plan, big_cluster=args.meetings, fill_first=True)
     bench = Bench(plan)
     try:
         bench.run()
