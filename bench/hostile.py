@@ -32,6 +32,7 @@ from yarl import URL
 
 from b3scale.bbb.request import Request
 from b3scale.web.api.auth import sign_token
+from b3scale.web.metrics import KNOWN_CALLS
 from bench.run import (
     API_SECRET,
     free_port,
@@ -43,19 +44,9 @@ from bench.run import (
 )
 
 TENANTS = {"alpha": "alpha-secret-not-in-logs", "beta": "beta-secret-not-in-logs"}
-CALLS = [
-    "create",
-    "join",
-    "end",
-    "getMeetings",
-    "getMeetingInfo",
-    "isMeetingRunning",
-    "getRecordings",
-    "updateRecordings",
-    "",
-    "nosuchcall",
-]
-NASTY = ["\x00", "a\x00b", "\x01\x02", "x" * 5000, "ünï", "<x>", "]]>", "&amp;", "\udfff"[:0]]
+#: Every call the gateway knows, then the API root and a call that does not exist.
+CALLS = [*sorted(c for c in KNOWN_CALLS if c), "", "nosuchcall"]
+NASTY = ["\x00", "a\x00b", "\x01\x02", "x" * 5000, "ünï", "<x>", "]]>", "&amp;", ""]
 #: One connection per request (B3SCALE_HOSTILE_FRESH=1): tells keep-alive races from refusals.
 FRESH_CONNECTIONS = os.environ.get("B3SCALE_HOSTILE_FRESH") == "1"
 BAD_META = ["meta_fz1_%", "meta_fz2_<", "meta_a b", "meta_1x", "meta_"]

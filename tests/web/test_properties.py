@@ -22,6 +22,7 @@ from b3scale.store.backends import Backend
 from b3scale.store.db import Database
 from b3scale.store.frontends import insert_frontend
 from b3scale.web.api.auth import sign_token
+from b3scale.web.metrics import KNOWN_CALLS
 from tests.support.cluster import App
 from tests.web.conftest import API_SECRET
 
@@ -33,21 +34,7 @@ PROPERTY_SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-CALLS = st.sampled_from(
-    [
-        "create",
-        "join",
-        "end",
-        "getMeetings",
-        "getMeetingInfo",
-        "isMeetingRunning",
-        "getRecordings",
-        "updateRecordings",
-        "insertDocument",
-        "",
-        "nosuchcall",
-    ]
-)
+CALLS = st.sampled_from([*sorted(KNOWN_CALLS), "nosuchcall"])
 #: Text as attackers write it: control characters, NUL, long runs, non-ASCII.
 TEXT = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
     ["\x00", "a\x00b", "\x01", "x" * 3000, "ünï", "<fz1_%>", "]]>", "&amp;", ""]
