@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -51,13 +52,29 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(value: object) -> str:
+    """``value`` as text with control characters escaped: a path a client sent cannot start
+    a forged log line or put a NUL in the log."""
+    text = str(value)
+    if _UNPRINTABLE.search(text) is None:
+        return text
+    return _UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
+def plain_fields(fields: dict[str, Any]) -> str:
+    return " ".join(f"{k}={printable(v)}" for k, v in fields.items())
+
+
 class PlainFormatter(logging.Formatter):
     """``time LEVEL logger: message key=value ...``."""
 
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-        fields = " ".join(f"{k}={v}" for k, v in extra_fields(record).items())
-        line = f"{when}Z {record.levelname:<5} {record.name}: {record.getMessage()}"
+        fields = plain_fields(extra_fields(record))
+        line = f"{when}Z {record.levelname:<5} {record.name}: {printable(record.getMessage())}"
         if fields:
             line = f"{line} {fields}"
         if record.exc_info:
@@ -91,8 +108,7 @@ def write_line(level: int, name: str, message: str, fields: dict[str, Any]) -> N
         stream.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
     else:
         when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-        pairs = " ".join(f"{k}={v}" for k, v in fields.items())
-        stream.write(f"{when}Z {name_of_level:<5} {name}: {message} {pairs}\n")
+        stream.write(f"{when}Z {name_of_level:<5} {name}: {message} {plain_fields(fields)}\n")
 
 
 def setup_logging(level: int, fmt: str, stream: TextIO | None = None) -> None:

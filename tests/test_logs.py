@@ -229,3 +229,24 @@ def test_hostile_requests_get_answers_in_kind_and_one_log_line(pg_admin_dsn: str
     assert [e["level"] for e in refused] == ["warning"] * 3
     for secret in (checksum, huge_token[:100], token, API_SECRET):
         assert secret not in logs
+
+
+def test_a_client_cannot_forge_plain_log_lines(pg_admin_dsn: str) -> None:
+    name = f"b3scale_plain_{uuid.uuid4().hex[:8]}"
+    asyncio.run(admin_execute(pg_admin_dsn, f"CREATE DATABASE {name}"))
+    with Serve(B3SCALE_DB_URL=dsn_for(pg_admin_dsn, name), B3SCALE_LOG_FORMAT="plain") as serve:
+        serve.wait_healthy()
+        forged = "%0a2026-01-01T00:00:00.000Z%20INFO%20%20b3scale:%20forged%00"
+        status, _, body = raw_exchange(
+            serve.port,
+            f"GET /bbb/fe{forged}/bigbluebutton/api/getMeetings HTTP/1.1\r\nHost: b\r\n"
+            "Connection: close\r\n\r\n".encode(),
+        )
+        assert (status, ET.fromstring(body).findtext("messageKey")) == (200, "unknownFrontend")
+        assert serve.stop() == 0
+        logs = serve.output
+    asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE {name} WITH (FORCE)"))
+    assert "\x00" not in logs
+    assert not [line for line in logs.splitlines() if line.startswith("2026-01-01")]
+    [access] = [line for line in logs.splitlines() if "forged" in line]
+    assert "path=/bbb/fe\\n2026-01-01" in access and "\\x00" in access
