@@ -67,6 +67,25 @@ def test_workers_share_the_port_and_their_counts_and_are_replaced(pg_admin_dsn: 
         asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+def test_workers_do_not_outlive_a_killed_supervisor(pg_admin_dsn: str) -> None:
+    name = f"b3scale_workers_{uuid.uuid4().hex[:8]}"
+    asyncio.run(admin_execute(pg_admin_dsn, f"CREATE DATABASE {name}"))
+    try:
+        with Serve(B3SCALE_DB_URL=dsn_for(pg_admin_dsn, name), B3SCALE_WORKERS="2") as serve:
+            serve.wait_healthy()
+            until(lambda: len(workers_of(serve.proc.pid)) == 2)
+            workers = workers_of(serve.proc.pid)
+            serve.proc.kill()  # SIGKILL: the supervisor cannot pass anything on
+            serve.proc.wait()
+
+            def gone() -> bool:
+                return all(not os.path.exists(f"/proc/{pid}") for pid in workers)
+
+            until(gone)  # they got SIGTERM from the kernel and stopped
+    finally:
+        asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 def test_a_bad_worker_count_is_one_line_and_exit_2() -> None:
     from tests.support.process import run_b3scale
 

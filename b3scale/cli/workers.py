@@ -9,6 +9,8 @@ jobs (polls, callback deliveries, commands) are leased in the database, so each 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -20,14 +22,27 @@ log = logging.getLogger("b3scale")
 
 #: Exit code of a worker that cannot start (configuration): restarting it would not help.
 EXIT_CONFIG = 2
+#: prctl(2): the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 #: Pause before a dead worker is replaced (a worker that dies at once must not spin).
 RESTART_DELAY = 1.0
 
 
-def _run_child(index: int, run_one: Callable[[int], int]) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this worker when the supervisor dies, even by SIGKILL:
+    orphaned workers would keep the port and the database connections."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _run_child(index: int, run_one: Callable[[int], int], parent: int) -> None:
     """The worker's side of the fork: never returns into the supervisor's code."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _die_with_parent()
+    if os.getppid() != parent:  # the supervisor died before the request took effect
+        os._exit(1)
     code = 1
     try:
         code = run_one(index)
@@ -46,9 +61,10 @@ def run_workers(count: int, run_one: Callable[[int], int]) -> int:
     stopping = False
 
     def start(index: int) -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _run_child(index, run_one)
+            _run_child(index, run_one, parent)
         children[pid] = index
 
     def stop(signum: int, frame: FrameType | None) -> None:
