@@ -8,6 +8,9 @@ import subprocess
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
 
 from tests.support.pg import admin_execute, dsn_for
 from tests.support.process import Serve
@@ -28,62 +31,59 @@ def healthz_count(url: str) -> float:
     )
 
 
-def until(check: object, timeout: float = 10) -> None:
+def until(check: Callable[[], bool], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
 
 
-def test_workers_share_the_port_and_their_counts_and_are_replaced(pg_admin_dsn: str) -> None:
+@pytest.fixture
+def two_workers(pg_admin_dsn: str) -> Iterator[Serve]:
+    """``serve`` with two workers on a database of its own, both running."""
     name = f"b3scale_workers_{uuid.uuid4().hex[:8]}"
     asyncio.run(admin_execute(pg_admin_dsn, f"CREATE DATABASE {name}"))
     try:
         with Serve(B3SCALE_DB_URL=dsn_for(pg_admin_dsn, name), B3SCALE_WORKERS="2") as serve:
             serve.wait_healthy()
             until(lambda: len(workers_of(serve.proc.pid)) == 2)
-            first = workers_of(serve.proc.pid)
-            time.sleep(1.5)  # every worker has shared its counts since its last request
-            before = healthz_count(serve.url)
-            for _ in range(40):  # new connections: the kernel spreads them over the workers
-                urllib.request.urlopen(f"{serve.url}/healthz", timeout=5).read()
-            # Whichever worker answers the scrape counts for both (shared every second).
-            until(lambda: healthz_count(serve.url) == before + 40)
-            assert {healthz_count(serve.url) for _ in range(6)} == {before + 40}
-
-            os.kill(first[0], signal.SIGKILL)
-            until(
-                lambda: (
-                    len(workers_of(serve.proc.pid)) == 2
-                    and first[0] not in workers_of(serve.proc.pid)
-                )
-            )
-            serve.wait_healthy()
-            assert serve.stop() == 0
-            assert workers_of(serve.proc.pid) == []
-            assert "worker exited; starting another" in serve.output
-            assert "Traceback" not in serve.output
+            yield serve
     finally:
         asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-def test_workers_do_not_outlive_a_killed_supervisor(pg_admin_dsn: str) -> None:
-    name = f"b3scale_workers_{uuid.uuid4().hex[:8]}"
-    asyncio.run(admin_execute(pg_admin_dsn, f"CREATE DATABASE {name}"))
-    try:
-        with Serve(B3SCALE_DB_URL=dsn_for(pg_admin_dsn, name), B3SCALE_WORKERS="2") as serve:
-            serve.wait_healthy()
-            until(lambda: len(workers_of(serve.proc.pid)) == 2)
-            workers = workers_of(serve.proc.pid)
-            serve.proc.kill()  # SIGKILL: the supervisor cannot pass anything on
-            serve.proc.wait()
+def test_workers_share_the_port_and_their_counts_and_are_replaced(two_workers: Serve) -> None:
+    serve = two_workers
+    first = workers_of(serve.proc.pid)
+    time.sleep(1.5)  # every worker has shared its counts since its last request
+    before = healthz_count(serve.url)
+    for _ in range(40):  # new connections: the kernel spreads them over the workers
+        urllib.request.urlopen(f"{serve.url}/healthz", timeout=5).read()
+    # Whichever worker answers the scrape counts for both (shared every second).
+    until(lambda: healthz_count(serve.url) == before + 40)
+    assert {healthz_count(serve.url) for _ in range(6)} == {before + 40}
 
-            def gone() -> bool:
-                return all(not os.path.exists(f"/proc/{pid}") for pid in workers)
+    os.kill(first[0], signal.SIGKILL)
+    until(
+        lambda: len(workers_of(serve.proc.pid)) == 2 and first[0] not in workers_of(serve.proc.pid)
+    )
+    serve.wait_healthy()
+    assert serve.stop() == 0
+    assert workers_of(serve.proc.pid) == []
+    assert "worker exited; starting another" in serve.output
+    assert "Traceback" not in serve.output
 
-            until(gone)  # they got SIGTERM from the kernel and stopped
-    finally:
-        asyncio.run(admin_execute(pg_admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+def test_workers_do_not_outlive_a_killed_supervisor(two_workers: Serve) -> None:
+    serve = two_workers
+    workers = workers_of(serve.proc.pid)
+    serve.proc.kill()  # SIGKILL: the supervisor cannot pass anything on
+    serve.proc.wait()
+
+    def gone() -> bool:
+        return all(not os.path.exists(f"/proc/{pid}") for pid in workers)
+
+    until(gone)  # they got SIGTERM from the kernel and stopped
 
 
 def test_a_bad_worker_count_is_one_line_and_exit_2() -> None:
