@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,11 @@ class Config:
     agent_poll_interval: float = 60.0
     #: B3SCALE_PUBLIC_URL: how BBB nodes reach this cluster (callbacks); None = no relaying.
     public_url: str | None = None
+    #: B3SCALE_UNIQUE_VOICE_BRIDGES: every frontend's meetings get cluster-unique voice bridges
+    #: (a frontend's ``unique_voice_bridge`` setting overrides it).
+    unique_voice_bridges: bool = False
+    #: B3SCALE_TENANT_DOMAIN: ``<key>.<domain>`` names the frontend ``<key>`` (host-named tenants).
+    tenant_domain: str | None = None
     #: B3SCALE_WORKERS: processes ``serve`` runs on its port (a number, or auto = the CPUs).
     workers: int = 1
     #: Set by ``serve --workers`` in each worker: its number, and where workers share counts.
@@ -197,6 +203,17 @@ def parse_http_url(value: str) -> str:
     if not url.startswith(("http://", "https://")) or len(url) <= len("https://"):
         raise ValueError(value)
     return url
+
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$)({_LABEL}\.)*{_LABEL}$")
+
+
+def parse_domain(value: str) -> str:
+    domain = value.strip().strip(".").lower()
+    if not _DOMAIN.match(domain):
+        raise ValueError(value)
+    return domain
 
 
 def parse_workers(value: str) -> int:
@@ -304,6 +321,12 @@ def load_config(
             parse_http_url,
             None,
             "the http:// or https:// URL nodes reach b3scale at, e.g. https://bbb.example.org",
+        ),
+        unique_voice_bridges=get(
+            "B3SCALE_UNIQUE_VOICE_BRIDGES", parse_bool, False, "yes/true/1 or no/false/0"
+        ),
+        tenant_domain=get(
+            "B3SCALE_TENANT_DOMAIN", parse_domain, None, "a DNS name, e.g. bbb.example.net"
         ),
         env_files_used=used,
     )

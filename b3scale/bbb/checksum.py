@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from urllib.parse import quote_plus
 
 #: Algorithm name -> hex digest length; bbb-web picks the algorithm by this length.
@@ -47,21 +47,34 @@ def algorithm_for(checksum: str) -> str | None:
     return _BY_LENGTH.get(len(checksum))
 
 
+def _matches_any(supplied: str, expected: Iterable[str]) -> bool:
+    """Constant time per secret, and every secret compared: which one matched does not show."""
+    results = [hmac.compare_digest(e, supplied) for e in expected]
+    return any(results)
+
+
+def _secrets(secret: str | Sequence[str]) -> Sequence[str]:
+    return (secret,) if isinstance(secret, str) else secret
+
+
 def verify(
     call: str,
     raw_query: str,
-    secret: str,
+    secret: str | Sequence[str],
     allowed: Collection[str] = tuple(ALGORITHMS),
 ) -> bool:
-    """True when the query's checksum matches; ``allowed`` restricts the algorithms accepted."""
+    """True when the query's checksum matches (with ``secret``, or any of several during a
+    rollover); ``allowed`` restricts the algorithms accepted."""
     checksum = find_checksum(raw_query)
     if not checksum:
         return False
     algorithm = algorithm_for(checksum)
     if algorithm is None or algorithm not in allowed:
         return False
-    expected = compute(call, strip_checksum(raw_query, checksum), secret, algorithm)
-    return hmac.compare_digest(expected, checksum.lower())
+    signed = strip_checksum(raw_query, checksum)
+    return _matches_any(
+        checksum.lower(), (compute(call, signed, s, algorithm) for s in _secrets(secret))
+    )
 
 
 def java_url_encode(value: str) -> str:
@@ -85,7 +98,7 @@ def form_query(pairs: Iterable[tuple[str, str]]) -> str:
 def verify_form(
     call: str,
     pairs: Iterable[tuple[str, str]],
-    secret: str,
+    secret: str | Sequence[str],
     allowed: Collection[str] = tuple(ALGORITHMS),
 ) -> bool:
     """Checksum of a form POST without a query string: over the rebuilt query (spec §1.2)."""
@@ -94,5 +107,7 @@ def verify_form(
     algorithm = algorithm_for(supplied)
     if not supplied or algorithm is None or algorithm not in allowed:
         return False
-    expected = compute(call, form_query(pairs), secret, algorithm)
-    return hmac.compare_digest(expected, supplied.lower())
+    query = form_query(pairs)
+    return _matches_any(
+        supplied.lower(), (compute(call, query, s, algorithm) for s in _secrets(secret))
+    )

@@ -17,6 +17,11 @@ from b3scale.cluster.middlewares.check_params import refuse_malformed_params
 from b3scale.cluster.middlewares.default_presentation import set_default_presentation
 from b3scale.cluster.middlewares.rewrite_meeting_id import rewrite_unique_meeting_id
 from b3scale.cluster.middlewares.set_params import set_create_params, set_join_params
+from b3scale.cluster.middlewares.tenant_policies import (
+    cap_max_participants,
+    limit_attendees,
+    mark_frontend,
+)
 from b3scale.cluster.services import Services
 from b3scale.logs import Episode
 from b3scale.store.db import DatabaseError
@@ -43,6 +48,10 @@ def build_gateway(services: Services) -> Handler:
             set_default_presentation,
             set_create_params,
             set_join_params,
+            # After the frontend's own parameters, which must not lift the tenant's limits.
+            cap_max_participants,
+            mark_frontend,
+            limit_attendees(services.db, services.refusals),
             # Last, so callback URLs that frontend settings add are relayed too.
             *(
                 [rewrite_callbacks(services.public_url, services.retry_key)]

@@ -17,6 +17,8 @@ RETRY_TOKEN_TTL = 3600
 
 
 RETRY_PURPOSE = "retry-join"
+#: Where a join the retry page repeats may lead: the gateway's paths, nothing else.
+JOIN_PATHS = ("/bbb/", "/bigbluebutton/")
 
 
 def make_retry_token(key: bytes, url: str, now: float | None = None) -> str:
@@ -26,13 +28,13 @@ def make_retry_token(key: bytes, url: str, now: float | None = None) -> str:
 
 
 def read_retry_token(key: bytes, token: str, now: float | None = None) -> str | None:
-    """The join URL in a valid, unexpired token for a path under /bbb/; else None."""
+    """The join URL in a valid, unexpired token for a gateway path; else None."""
     data = tokens.read(key, RETRY_PURPOSE, token)
     url = data.get("url") if data else None
     expires = data.get("exp") if data else None
     if not isinstance(url, str) or not isinstance(expires, int):
         return None
-    if expires < (now or time.time()) or not url.startswith("/bbb/") or "//" in url:
+    if expires < (now or time.time()) or not url.startswith(JOIN_PATHS) or "//" in url:
         return None
     return url
 
@@ -70,4 +72,13 @@ def meeting_not_found_page() -> bytes:
         "Meeting not found",
         "<h1>Meeting not found</h1><p>This meeting does not exist or has already ended. "
         "Please go back and start or join it again.</p>",
+    )
+
+
+def attendees_limit_page() -> bytes:
+    return _page(
+        "The meeting is full",
+        "<h1>No more participants right now</h1><p>This organisation's meetings have reached "
+        "the number of participants it may have at once. Please try again later, when others "
+        "have left.</p>",
     )

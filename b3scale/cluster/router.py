@@ -28,11 +28,20 @@ NO_BACKEND = BBBError(
 )
 
 
+#: What a tenant policy's refusal says to the frontend, by the placement's reason.
+REFUSALS = {
+    "meetingsLimitReached": "This frontend has reached its limit of meetings.",
+    "voiceBridgeInUse": "The voiceBridge is in use by another meeting on this cluster.",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Placement:
     meeting: MeetingRow
     #: True when this call placed the meeting (a failed create must undo it).
     new: bool
+    #: The voice bridge b3scale chose or knows for the meeting (unique voice bridges).
+    voice_bridge: str | None = None
 
 
 def usable(meeting: MeetingRow) -> bool:
@@ -52,27 +61,40 @@ async def place(
     is_breakout: bool = False,
     known: MeetingRow | None = None,
     exclude: frozenset[UUID] = frozenset(),
+    unique_voice_bridge: bool = False,
+    voice_bridge: str | None = None,
 ) -> Placement:
-    """The backend for a create: the meeting's own if usable, else the least loaded one."""
+    """The backend for a create: the meeting's own if usable, else the least loaded one.
+
+    A new meeting must fit the frontend's ``meetings_limit`` and, with ``unique_voice_bridge``,
+    gets a voice bridge no other meeting uses (``voice_bridge`` if free): both raise BBBError
+    otherwise. A known meeting's repeated create is answered by its node as BBB does.
+    """
     if known is not None and usable(known):
         return Placement(known, new=False)
-    result = await meeting_store.place_meeting(
-        db,
-        meeting_id,
-        external_id,
-        frontend.id,
-        is_breakout=is_breakout,
-        required_tags=[t for t in frontend.required_tags if t],  # an empty tag always fits
-        exclude=list(exclude),
-    )
+    try:
+        result = await meeting_store.place_meeting(
+            db,
+            meeting_id,
+            external_id,
+            frontend.id,
+            is_breakout=is_breakout,
+            required_tags=[t for t in frontend.required_tags if t],  # an empty tag always fits
+            exclude=list(exclude),
+            meetings_limit=frontend.meetings_limit,
+            unique_voice_bridge=unique_voice_bridge,
+            voice_bridge=voice_bridge,
+        )
+    except meeting_store.PlacementRefused as refusal:
+        raise BBBError(refusal.reason, REFUSALS.get(refusal.reason)) from None
     if result is None:
         raise NO_BACKEND
-    meeting, placed = result
-    if placed:
+    if result.placed:
         log.info(
-            "placed meeting", extra={"backend": meeting.backend_host, "frontend": frontend.key}
+            "placed meeting",
+            extra={"backend": result.meeting.backend_host, "frontend": frontend.key},
         )
-    return Placement(meeting, new=placed)
+    return Placement(result.meeting, new=result.placed, voice_bridge=result.voice_bridge)
 
 
 async def unplace(db: Database, meeting: MeetingRow) -> None:

@@ -8,6 +8,7 @@ import aiohttp
 
 from b3scale.bbb.client import BackendClient
 from b3scale.cluster.coalesce import CoalescedWrites
+from b3scale.cluster.middlewares.tenant_policies import RefusalLog
 from b3scale.cluster.route_cache import RouteCache
 from b3scale.cluster.stats import ClusterStats
 from b3scale.store.db import Database
@@ -22,14 +23,19 @@ class Services:
     reverse_proxy_mode: bool = False
     #: B3SCALE_PUBLIC_URL: callbacks are relayed through b3scale when it is set.
     public_url: str | None = None
+    #: B3SCALE_UNIQUE_VOICE_BRIDGES: the default of frontends' ``unique_voice_bridge``.
+    unique_voice_bridges: bool = False
     stats: ClusterStats = field(default_factory=ClusterStats)
     #: Where meetings live (joins read it instead of the database); made from ``db``.
     routes: RouteCache = field(init=False)
+    #: Calls refused by a frontend's limits: counted, and logged once a minute.
+    refusals: RefusalLog = field(init=False)
     #: getMeetingInfo answers stored off the request path, one per meeting per few seconds.
     info_writes: CoalescedWrites = field(default_factory=CoalescedWrites)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", RouteCache(self.db))
+        object.__setattr__(self, "refusals", RefusalLog(self.stats))
 
     def backend(self, host: str, secret: str, algorithm: str) -> BackendClient:
         return BackendClient(self.http, host, secret, algorithm)

@@ -12,3 +12,5 @@ class ClusterStats:
     placements: Counter[str] = field(default_factory=Counter)
     #: ("delivered" | "retried" | "given_up") -> count of callback delivery attempts
     callbacks: Counter[str] = field(default_factory=Counter)
+    #: (frontend key, messageKey of the limit) -> calls a tenant policy refused
+    refusals: Counter[tuple[str, str]] = field(default_factory=Counter)

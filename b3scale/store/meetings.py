@@ -68,6 +68,25 @@ async def claim_meeting(db: Database | Session, meeting_id: str, frontend_id: UU
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    """What ``b3scale_place_meeting`` answered."""
+
+    meeting: MeetingRow
+    #: True when this call placed the meeting (a failed create must undo it).
+    placed: bool
+    #: The meeting's voice bridge when b3scale chose or knows it (unique mode), else None.
+    voice_bridge: str | None
+
+
+class PlacementRefused(Exception):
+    """A tenant policy refused the placement; ``reason`` is BBB's messageKey for it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 async def place_meeting(
     db: Database,
     meeting_id: str,
@@ -77,13 +96,18 @@ async def place_meeting(
     is_breakout: bool,
     required_tags: Sequence[str],
     exclude: Sequence[UUID],
-) -> tuple[MeetingRow, bool] | None:
+    meetings_limit: int | None = None,
+    unique_voice_bridge: bool = False,
+    voice_bridge: str | None = None,
+) -> PlaceResult | None:
     """The meeting's backend for a create, in one round trip (``b3scale_place_meeting``):
     its own if usable and not excluded, else the least loaded fitting one, where the meeting is
-    recorded and counted at once under the cluster-wide placement lock. Returns the meeting and
-    whether this call placed it; None when no backend is available."""
+    recorded and counted at once under the cluster-wide placement lock. None when no backend is
+    available; raises :class:`PlacementRefused` when the frontend's meetings limit is reached
+    or (``unique_voice_bridge``) the requested voice bridge is taken. Both are decided under the
+    lock, so racing creates on several instances cannot overshoot."""
     row = await db.fetch_one(
-        "SELECT * FROM b3scale_place_meeting(%s, %s, %s, %s, %s, %s::uuid[], %s)",
+        "SELECT * FROM b3scale_place_meeting(%s, %s, %s, %s, %s, %s::uuid[], %s, %s, %s, %s)",
         (
             meeting_id,
             external_id,
@@ -92,12 +116,19 @@ async def place_meeting(
             json.dumps(list(required_tags)),
             list(exclude),
             PLACEMENT_LOCK_KEY,
+            meetings_limit,
+            unique_voice_bridge,
+            voice_bridge,
         ),
     )
     if row is None:
         return None
+    refused = row.pop("refused")
+    if refused:
+        raise PlacementRefused(str(refused))
     placed = bool(row.pop("placed"))
-    return MeetingRow.from_row(row), placed
+    bridge = row.pop("voice_bridge")
+    return PlaceResult(MeetingRow.from_row(row), placed, bridge if unique_voice_bridge else None)
 
 
 async def delete_meeting(db: Database | Session, meeting_id: str) -> UUID | None:
@@ -282,3 +313,18 @@ async def select_frontend_load(db: Database | Session) -> list[Row]:
         "FROM frontends f LEFT JOIN meetings m ON m.frontend_id = f.id "
         "AND m.backend_id IS NOT NULL GROUP BY f.key ORDER BY f.key"
     )
+
+
+async def frontend_attendees(
+    db: Database | Session, frontend_id: UUID, meeting_id: str
+) -> tuple[int, str | None]:
+    """The attendees in all the frontend's meetings, and one meeting's moderator password
+    (for a limit that exempts moderators), in one query."""
+    row = await db.fetch_one(
+        "SELECT (SELECT coalesce(sum(attendees_count), 0) FROM meetings "
+        "        WHERE frontend_id = %s) AS attendees, "
+        "       (SELECT state ->> 'moderatorPW' FROM meetings WHERE id = %s) AS moderator_pw",
+        (frontend_id, meeting_id),
+    )
+    assert row is not None
+    return int(row["attendees"]), row["moderator_pw"]

@@ -109,6 +109,7 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
         reverse_proxy_mode=config.reverse_proxy_mode,
         stats=app[STATS],
         public_url=config.public_url,
+        unique_voice_bridges=config.unique_voice_bridges,
     )
     app[GATEWAY] = build_gateway(services)
     app[FRONTENDS] = frontends = FrontendCache(services.db)

@@ -19,7 +19,7 @@ from b3scale.bbb.text import is_clean
 from b3scale.cluster import join_pages
 from b3scale.cluster.chain import HTML_CONTENT_TYPE, Context, Reply
 from b3scale.store.frontends import KEY_MAX_LENGTH, Frontend
-from b3scale.web.keys import FRONTENDS, GATEWAY, METRICS, RETRY_KEY
+from b3scale.web.keys import CONFIG, FRONTENDS, GATEWAY, METRICS, RETRY_KEY
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ async def bbb_api(http: web.Request) -> web.Response:
         log.debug(
             "bbb call",
             extra={
-                "frontend": http.match_info.get("key", "")[:128],
+                "frontend": frontend_key(http)[:128],
                 "call": call[:64],
                 "result": result,
             },
@@ -101,8 +101,24 @@ def plausible_key(key: str) -> bool:
     return 0 < len(key) <= KEY_MAX_LENGTH and is_clean(key)
 
 
+def frontend_key(http: web.Request) -> str:
+    """The frontend a call is for: ``/bbb/<key>/...``, or, on the standard BBB path, the host
+    name ``<key>.<B3SCALE_TENANT_DOMAIN>`` (as Scalelite and B3LB name tenants); "" = none."""
+    if "key" in http.match_info:
+        return http.match_info["key"]
+    domain = http.app[CONFIG].tenant_domain
+    if domain is None:
+        return ""
+    host = (http.host or "").lower()
+    if host.startswith("["):
+        return ""  # an IPv6 literal names no tenant
+    host = host.rsplit(":", 1)[0].rstrip(".")
+    label, dot, rest = host.partition(".")
+    return label if dot and rest == domain else ""
+
+
 async def _answer(http: web.Request, call: str) -> Reply:
-    key = http.match_info.get("key", "")
+    key = frontend_key(http)
     frontend = await http.app[FRONTENDS].get(key) if plausible_key(key) else None
     if frontend is None:
         return Reply(
@@ -128,10 +144,10 @@ def verified_request(
         # bbb-web's rule for a form POST without a query: the parameters come in the body.
         form = body.decode("utf-8", "replace")
         pairs = [(p.key, p.value) for p in parse_query(form)]
-        if call and not checksum.verify_form(call, pairs, frontend.secret, allowed):
+        if call and not checksum.verify_form(call, pairs, frontend.accepted_secrets, allowed):
             return None
         return Request.from_query(call, form, method="GET")
-    if call and not checksum.verify(call, raw_query, frontend.secret, allowed):
+    if call and not checksum.verify(call, raw_query, frontend.accepted_secrets, allowed):
         return None
     return Request.from_query(
         call, raw_query, method=http.method, body=body, content_type=content_type
@@ -158,4 +174,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_route("*", "/bbb", bbb_api)
     app.router.add_route("*", "/bbb/{key:[^/]*}", bbb_api)
     app.router.add_route("*", "/bbb/{key:[^/]*}/{tail:.*}", bbb_api)
+    # BBB's own path: the frontend is named by the host (B3SCALE_TENANT_DOMAIN).
+    app.router.add_route("*", "/bigbluebutton", bbb_api)
+    app.router.add_route("*", "/bigbluebutton/{tail:.*}", bbb_api)
     app.router.add_get("/b3s/retry-join/{token}", retry_join)

@@ -91,6 +91,7 @@ class Metrics:
             "bbb": [[c, r, n] for (c, r), n in self._bbb.items()],
             "placements": dict(stats.placements),
             "callbacks": dict(stats.callbacks),
+            "refusals": [[f, r, n] for (f, r), n in stats.refusals.items()],
         }
 
     async def render(
@@ -121,6 +122,7 @@ def merged(snapshots: list[Snapshot]) -> Snapshot:
     latency: dict[str, list[Any]] = {}
     placements: collections.Counter[str] = collections.Counter()
     callbacks: collections.Counter[str] = collections.Counter()
+    refusals: collections.Counter[tuple[str, str]] = collections.Counter()
     for snap in snapshots:
         for route, method, status, count in snap.get("http", []):
             http[(route, method, int(status))] += count
@@ -133,12 +135,15 @@ def merged(snapshots: list[Snapshot]) -> Snapshot:
             sums[2] += observations
         placements.update(snap.get("placements", {}))
         callbacks.update(snap.get("callbacks", {}))
+        for frontend, reason, count in snap.get("refusals", []):
+            refusals[(frontend, reason)] += count
     return {
         "http": [[r, m, s, n] for (r, m, s), n in http.items()],
         "latency": latency,
         "bbb": [[c, r, n] for (c, r), n in bbb.items()],
         "placements": dict(placements),
         "callbacks": dict(callbacks),
+        "refusals": [[f, r, n] for (f, r), n in refusals.items()],
     }
 
 
@@ -183,6 +188,14 @@ def _counters(registry: Registry, snap: Snapshot) -> None:
     )
     for result in ("delivered", "retried", "given_up"):
         callbacks.set({"result": result}, snap["callbacks"].get(result, 0))
+    refusals = Counter(
+        "b3scale_frontend_refusals_total",
+        "Calls refused by a frontend's limits, by frontend and messageKey "
+        "(attendeesLimitReached, meetingsLimitReached, voiceBridgeInUse)",
+        registry=registry,
+    )
+    for frontend, reason, count in snap["refusals"]:
+        refusals.set({"frontend": frontend, "reason": reason}, count)
 
 
 async def _cluster_gauges(db: Database, registry: Registry) -> None:

@@ -16,7 +16,7 @@ async def test_simultaneous_lookups_of_one_meeting_cost_one_query(db: Database) 
     placed = await meeting_store.place_meeting(
         db, "fe-room", "room", frontend.id, is_breakout=False, required_tags=[], exclude=[]
     )
-    assert placed is not None and placed[0].backend_id == backend.id
+    assert placed is not None and placed.meeting.backend_id == backend.id
     # A pool of one: every lookup that wanted its own query would queue for the connection.
     lookups = await Database.connect(db.dsn, 1)
     try:

@@ -48,7 +48,7 @@ async def place(
         required_tags=required_tags or [],
         exclude=exclude or [],
     )
-    return result[0].backend_id if result else None
+    return result.meeting.backend_id if result else None
 
 
 async def test_the_load_formula(db: Database) -> None:
@@ -72,7 +72,7 @@ async def test_least_loaded_fitting_backend_and_the_meeting_counted_there(db: Da
     result = await meeting_store.place_meeting(
         db, "a", "a", fe, is_breakout=False, required_tags=[], exclude=[]
     )
-    assert result is not None and result[0].backend_id == plain.id and result[1] is False
+    assert result is not None and result.meeting.backend_id == plain.id and not result.placed
 
 
 async def test_a_meeting_on_a_sick_backend_is_placed_anew(db: Database) -> None:

@@ -129,7 +129,8 @@ async def test_frontends_crud_and_merge(api: App) -> None:
         status=201,
     )
     fid = created["id"]
-    assert created["bbb"] == {"key": "frontend1", "secret": "s1"} and created["active"]
+    assert created["bbb"] == {"key": "frontend1", "secret": "s1", "secrets": ["s1"]}
+    assert created["active"]
     patched = await call(
         api,
         "PATCH",
@@ -153,6 +154,7 @@ async def test_frontends_crud_and_merge(api: App) -> None:
     assert arrays["settings"]["required_tags"] == ["c"] and arrays["bbb"] == {
         "key": "frontend1",
         "secret": "s2",
+        "secrets": ["s2"],
     }
     listed = await call(api, "GET", "/api/v1/frontends?key=frontend1")
     assert [f["id"] for f in listed] == [fid]

@@ -180,6 +180,8 @@ def show_frontend(session: Session, key: str) -> None:
         click.echo(f"Frontend: {frontend['bbb']['key']}")
         click.echo(f"  id: {frontend['id']}")
         click.echo(f"  secret: {frontend['bbb']['secret']}")
+        for older in (frontend["bbb"].get("secrets") or [])[1:]:
+            click.echo(f"  also accepted (retire when unused): {older}")
         click.echo(f"  active: {frontend['active']}")
         click.echo(f"  account_ref: {frontend['account_ref']}")
         click.echo(
@@ -271,18 +273,38 @@ def set_backend(
 
 @set_group.command("frontend")
 @click.argument("key")
-@click.option("--secret", "-s", default=None, help="The frontend's BBB secret.")
+@click.option("--secret", "-s", default=None, help="The frontend's BBB secret (replaces all).")
+@click.option(
+    "--add-secret",
+    default=None,
+    metavar="SECRET",
+    help="A new current secret; the old one keeps working until retired (rollover).",
+)
+@click.option("--retire-secret", default=None, metavar="SECRET", help="Stop accepting this secret.")
 @click.option("--opts", "-j", "opts", default=None, metavar="JSON", help="Settings to merge.")
 @DRY
 @pass_session
 @errors_as_one_line
 def set_frontend(
-    session: Session, key: str, secret: str | None, opts: str | None, dry: bool
+    session: Session,
+    key: str,
+    secret: str | None,
+    add_secret: str | None,
+    retire_secret: str | None,
+    opts: str | None,
+    dry: bool,
 ) -> None:
-    """Add a frontend (needs --secret) or change its secret and settings."""
+    """Add a frontend (needs --secret) or change its secrets and settings.
+
+    A secret rollover without failed calls: --add-secret NEW, switch the frontend's apps to
+    NEW, then --retire-secret OLD.
+    """
+    if sum(x is not None for x in (secret, add_secret, retire_secret)) > 1:
+        raise CtlError("give one of --secret, --add-secret and --retire-secret")
     settings = settings_option(opts)
     frontend = find_frontend(session, key)
     if frontend is None:
+        secret = secret or add_secret
         if not secret:
             raise CtlError(f"frontend {key} does not exist; adding it needs --secret")
         body = {"bbb": {"key": key, "secret": secret}, "settings": merge_patch({}, settings)}
@@ -294,8 +316,22 @@ def set_frontend(
     patch: dict[str, Any] = {}
     if settings and merge_patch(frontend["settings"], settings) != frontend["settings"]:
         patch["settings"] = settings
-    if secret and secret != frontend["bbb"]["secret"]:
+    current: list[str] = frontend["bbb"].get("secrets") or [frontend["bbb"]["secret"]]
+    if secret and current != [secret]:
         patch["bbb"] = {"secret": secret}
+    if add_secret and current[0] != add_secret:
+        others = [s for s in current if s != add_secret]
+        if len(others) > 1:
+            raise CtlError(
+                f"frontend {key} accepts two secrets already; retire one first (--retire-secret)"
+            )
+        patch["bbb"] = {"secrets": [add_secret, *others]}
+    if retire_secret:
+        if retire_secret not in current:
+            raise CtlError(f"frontend {key} does not accept this secret")
+        if current == [retire_secret]:
+            raise CtlError(f"frontend {key} has no other secret; add one first (--add-secret)")
+        patch["bbb"] = {"secrets": [s for s in current if s != retire_secret]}
     if not patch:
         return no_change(f"frontend {key}: nothing to change")
     if dry:

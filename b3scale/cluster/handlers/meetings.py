@@ -62,6 +62,9 @@ def make_create(services: Services) -> Handler:
         if not request.meeting_id or not ctx.external_meeting_id:
             return Reply(failed("missingParamMeetingID"))
         is_breakout = (request.get("isBreakout") or "").lower() == "true"
+        unique_bridge = ctx.frontend.unique_voice_bridge
+        if unique_bridge is None:
+            unique_bridge = services.unique_voice_bridges
         tried: set[UUID] = set()
         for _attempt in range(CREATE_ATTEMPTS):
             try:
@@ -73,13 +76,21 @@ def make_create(services: Services) -> Handler:
                     is_breakout=is_breakout,
                     known=ctx.meeting if not tried else None,
                     exclude=frozenset(tried),
+                    unique_voice_bridge=unique_bridge,
+                    voice_bridge=(request.get("voiceBridge") or "").strip() or None,
                 )
-            except BBBError:
-                services.stats.placements["no_backend"] += 1
+            except BBBError as refusal:
+                if refusal.message_key in router.REFUSALS:
+                    limit = ctx.frontend.meetings_limit or 0
+                    services.refusals.refused(ctx.frontend.key, refusal.message_key, limit)
+                else:
+                    services.stats.placements["no_backend"] += 1
                 raise
             meeting = placement.meeting
             if placement.new:
                 services.stats.placements["placed"] += 1
+            if placement.voice_bridge and request.get("voiceBridge") != placement.voice_bridge:
+                request = request.with_param("voiceBridge", placement.voice_bridge)
             try:
                 response = await client_for(services, meeting).call(request)
             except BackendUnavailable as exc:

@@ -20,8 +20,31 @@ from b3scale.web.api.shapes import frontend_json
 routes = web.RouteTableDef()
 
 
-def validate(data: dict[str, Any]) -> dict[str, list[str]]:
-    return schema.validate(data, inputs.FRONTEND)
+def validate(data: dict[str, Any]) -> tuple[str, list[str]]:
+    """The frontend's current secret and the others it still accepts; raises a validation
+    error naming each problem."""
+    errors = schema.validate(data, inputs.FRONTEND)
+    bbb = data.get("bbb")
+    if isinstance(bbb, dict) and bbb.get("secret") is None and bbb.get("secrets") is None:
+        errors.setdefault("bbb.secret", []).append("this field is required")
+    if errors:
+        raise validation_error(errors)
+    assert isinstance(bbb, dict)  # the schema requires it
+    secret: str | None = bbb.get("secret")
+    secrets: list[str] | None = bbb.get("secrets")
+    if secrets is None:
+        assert secret is not None
+        return secret, []
+    if secret is None:
+        secret = secrets[0]
+    elif secret not in secrets:
+        raise validation_error({"bbb.secrets": ["must hold bbb.secret"]})
+    previous = list(dict.fromkeys(s for s in secrets if s != secret))
+    if len(previous) + 1 > inputs.SECRETS_MAX:
+        raise validation_error(
+            {"bbb.secrets": [f"at most {inputs.SECRETS_MAX} different secrets at once"]}
+        )
+    return secret, previous
 
 
 def visible(frontend: Frontend | None, who: Principal) -> Frontend | None:
@@ -64,17 +87,16 @@ async def create_frontend(request: web.Request) -> web.Response:
                 403, "forbidden", "a user's token needs a subject (sub) to own frontends"
             )
         data["account_ref"] = who.subject  # a user's frontends are always their own
-    errors = validate(data)
-    if errors:
-        raise validation_error(errors)
+    secret, previous = validate(data)
     try:
         created = await store.insert_frontend(
             db(request),
             data["bbb"]["key"],
-            data["bbb"]["secret"],
+            secret,
             data.get("settings") or {},
             active=data.get("active", True),
             account_ref=data.get("account_ref"),
+            previous_secrets=previous,
         )
     except UniqueViolation:
         raise ApiError(409, "conflict", "a frontend with this key exists already") from None
@@ -93,24 +115,31 @@ async def update_frontend(request: web.Request) -> web.Response:
     patch = await json_object(request)
     allowed = {"bbb", "active", "settings"} | ({"account_ref"} if who.is_admin else set())
     shape = frontend_json(current)
+    changes = {k: v for k, v in patch.items() if k in allowed}
+    bbb_change = changes.get("bbb")
+    if isinstance(bbb_change, dict):
+        # A new secret alone replaces every secret (what clients before rollovers mean by it);
+        # new secrets alone make their first the current one.
+        if "secret" in bbb_change and "secrets" not in bbb_change:
+            shape["bbb"].pop("secrets")
+        elif "secrets" in bbb_change and "secret" not in bbb_change:
+            shape["bbb"].pop("secret")
     merged = merge_patch(
-        {k: shape[k] for k in ("bbb", "active", "settings", "account_ref")},
-        {k: v for k, v in patch.items() if k in allowed},
+        {k: shape[k] for k in ("bbb", "active", "settings", "account_ref")}, changes
     )
     merged.setdefault("settings", {})
     merged.setdefault("active", True)
-    errors = validate(merged)
-    if errors:
-        raise validation_error(errors)
+    secret, previous = validate(merged)
     try:
         updated = await store.update_frontend(
             db(request),
             current.id,
             key=merged["bbb"]["key"],
-            secret=merged["bbb"]["secret"],
+            secret=secret,
             settings=merged["settings"],
             active=merged["active"],
             account_ref=merged.get("account_ref"),
+            previous_secrets=previous,
         )
     except UniqueViolation:
         raise ApiError(409, "conflict", "a frontend with this key exists already") from None

@@ -19,6 +19,9 @@ TAG_MAX = 64
 TAGS_MAX = 64
 PARAM_VALUE_MAX = 8192
 LOAD_FACTOR_MAX = 1000
+#: Secrets a frontend accepts at once: the current one and the one it replaces.
+SECRETS_MAX = 2
+LIMIT_MAX = 10_000_000
 ADMIN_STATES = ("init", "ready", "stopped", "decommissioned")
 
 #: No whitespace or control characters: secrets are typed into config files and signed.
@@ -47,7 +50,8 @@ FRONTEND: Schema = {
     "properties": {
         "bbb": {
             "type": "object",
-            "required": ["key", "secret"],
+            "required": ["key"],
+            "description": "secret or secrets (or both) is required",
             "properties": {
                 "key": {
                     "type": "string",
@@ -56,7 +60,15 @@ FRONTEND: Schema = {
                     "pattern": FRONTEND_KEY_PATTERN,
                     "x-pattern-message": "may hold only letters, digits and . _ ~ -",
                 },
-                "secret": SECRET,
+                "secret": {**SECRET, "description": "The current secret (callbacks use it)"},
+                "secrets": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": SECRETS_MAX,
+                    "items": SECRET,
+                    "description": "Every secret checksums may be made with, newest first "
+                    "(a rollover); the first is the current one unless secret names another",
+                },
             },
         },
         "settings": {
@@ -65,6 +77,33 @@ FRONTEND: Schema = {
             "maxProperties": 64,
             "properties": {
                 "required_tags": TAGS,
+                "attendees_limit": {
+                    "type": "object",
+                    "required": ["limit"],
+                    "description": "No join while the frontend's meetings hold limit attendees",
+                    "properties": {
+                        "limit": {"type": "integer", "minimum": 0, "maximum": LIMIT_MAX},
+                        "exempt_moderators": {"type": "boolean"},
+                    },
+                },
+                "meetings_limit": {
+                    "type": "object",
+                    "required": ["limit"],
+                    "description": "No new meeting while the frontend has limit meetings",
+                    "properties": {
+                        "limit": {"type": "integer", "minimum": 0, "maximum": LIMIT_MAX},
+                    },
+                },
+                "max_participants": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": LIMIT_MAX,
+                    "description": "Every create's maxParticipants is capped at this",
+                },
+                "unique_voice_bridge": {
+                    "type": "boolean",
+                    "description": "Voice bridges unique across the cluster (dial-in)",
+                },
                 "default_presentation": {
                     "type": "object",
                     "required": ["url"],

@@ -19,7 +19,7 @@ def frontend_json(f: Frontend) -> dict[str, Any]:
     return {
         "id": str(f.id),
         "active": f.active,
-        "bbb": {"key": f.key, "secret": f.secret},
+        "bbb": {"key": f.key, "secret": f.secret, "secrets": list(f.accepted_secrets)},
         "settings": f.settings,
         "account_ref": f.account_ref,
         "created_at": time_or_none(f.created_at),
