@@ -175,3 +175,22 @@ def test_version(server: Serve) -> None:
     out = ok(ctl(server, "version"))
     assert out.splitlines()[0] == "b3scale ctl v0.1.0"
     assert "database up to date" in out
+
+
+def test_secret_rollover_commands(server: Serve) -> None:
+    ok(ctl(server, "set", "frontend", "--add-secret", "first", "rolling"))  # a new frontend
+    ok(ctl(server, "set", "frontend", "--add-secret", "second", "rolling"))
+    ok(ctl(server, "set", "frontend", "--add-secret", "second", "rolling"), code=64)
+
+    def fails(*args: str) -> str:
+        result = ctl(server, "set", "frontend", *args, "rolling")
+        assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.output
+        return result.stderr
+
+    assert "retire one first" in fails("--add-secret", "third")
+    assert "does not accept" in fails("--retire-secret", "unknown")
+    assert "give one of" in fails("--secret", "x", "--retire-secret", "first")
+    ok(ctl(server, "set", "frontend", "--retire-secret", "first", "rolling"))
+    assert "add one first" in fails("--retire-secret", "second")
+    shown = json.loads(ok(ctl(server, "--json", "show", "frontend", "rolling")))
+    assert shown["bbb"]["secrets"] == ["second"]

@@ -357,3 +357,41 @@ async def test_openapi_covers_every_route(api: App) -> None:
     async with api.get("/api/v1/docs") as resp:
         page = await resp.text()
         assert resp.status == 200 and "/api/v1/backends/{id}" in page
+
+
+async def test_frontend_secrets_for_a_rollover(api: App) -> None:
+    created = await call(
+        api,
+        "POST",
+        "/api/v1/frontends",
+        body={"bbb": {"key": "roll", "secrets": ["new", "old"]}},
+        status=201,
+    )
+    assert created["bbb"] == {"key": "roll", "secret": "new", "secrets": ["new", "old"]}
+    path = f"/api/v1/frontends/{created['id']}"
+    # secret names the current one among secrets; secrets alone: the first is current.
+    both = await call(
+        api, "PATCH", path, body={"bbb": {"secret": "old", "secrets": ["new", "old"]}}
+    )
+    assert both["bbb"]["secret"] == "old" and both["bbb"]["secrets"] == ["old", "new"]
+    # A secret alone replaces every secret (what a client that knows no rollover means).
+    alone = await call(api, "PATCH", path, body={"bbb": {"secret": "only"}})
+    assert alone["bbb"]["secrets"] == ["only"]
+    for bad, field in (
+        ({"secrets": ["a", "b", "c"]}, "bbb.secrets"),
+        ({"secrets": []}, "bbb.secrets"),
+        ({"secret": "x", "secrets": ["a", "b"]}, "bbb.secrets"),
+        ({"secrets": ["ok", "with space"]}, "bbb.secrets[1]"),
+        ({"secrets": "ab"}, "bbb.secrets"),
+    ):
+        answer = await call(api, "PATCH", path, body={"bbb": bad}, status=400)
+        assert answer["error"] == "validation_error" and field in answer["fields"], bad
+    assert (await call(api, "GET", path))["bbb"]["secrets"] == ["only"]
+    limits = await call(
+        api,
+        "PATCH",
+        path,
+        body={"settings": {"attendees_limit": {"limit": "ten"}, "max_participants": 0}},
+        status=400,
+    )
+    assert set(limits["fields"]) == {"settings.attendees_limit.limit", "settings.max_participants"}
