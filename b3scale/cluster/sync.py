@@ -47,30 +47,32 @@ async def sync_backend_meetings(
     """
     reported: list[str] = []
     current: Seen = {}
-    async with db.transaction() as tx:
-        for chunk in split_meetings(body):
-            found = _MEETING_ID.search(chunk)
-            digest = _digest(chunk)
-            if found is not None and seen is not None:
-                meeting_id = unescape(found[1].decode("utf-8", "replace"))
-                if seen.get(meeting_id) == digest:
-                    reported.append(meeting_id)
-                    current[meeting_id] = digest
-                    continue
-            try:
-                info = parse.meeting(chunk)
-            except parse.ResponseError:
+    changed: list[meeting_store.PolledMeeting] = []
+    # Parsed before the transaction: the connection is held only for the writes.
+    for chunk in split_meetings(body):
+        found = _MEETING_ID.search(chunk)
+        digest = _digest(chunk)
+        if found is not None and seen is not None:
+            meeting_id = unescape(found[1].decode("utf-8", "replace"))
+            if seen.get(meeting_id) == digest:
+                reported.append(meeting_id)
+                current[meeting_id] = digest
                 continue
-            meeting_id = info.meeting_id
-            decoded = meeting_ids.decode(meeting_id)
-            key, external = decoded if decoded else (None, meeting_id)
-            visible = decode_body(chunk, key) if key else chunk
-            state = state_from_info(info, visible.decode("utf-8", "replace"))
-            await meeting_store.upsert_polled_meeting(
-                tx, meeting_id, external, key, backend_id, state
-            )
-            reported.append(meeting_id)
-            current[meeting_id] = digest
+        try:
+            info = parse.meeting(chunk)
+        except parse.ResponseError:
+            continue
+        meeting_id = info.meeting_id
+        decoded = meeting_ids.decode(meeting_id)
+        key, external = decoded if decoded else (None, meeting_id)
+        visible = decode_body(chunk, key) if key else chunk
+        state = state_from_info(info, visible.decode("utf-8", "replace"))
+        changed.append(meeting_store.PolledMeeting(meeting_id, external, key, state))
+        reported.append(meeting_id)
+        current[meeting_id] = digest
+    async with db.transaction() as tx:
+        if changed:
+            await meeting_store.upsert_polled_meetings(tx, backend_id, changed)
         removed = await meeting_store.delete_vanished_meetings(
             tx, backend_id, reported, started_at - PLACEMENT_GRACE
         )

@@ -6,11 +6,13 @@
 -- switch its apps over to a new secret without a moment in which calls fail.
 ALTER TABLE frontends ADD COLUMN previous_secrets text[] NOT NULL DEFAULT '{}';
 
--- The voice bridge b3scale chose for a meeting (unique mode); nodes' own choices are found in
--- state->>'voiceBridge'. Both are looked up under the placement lock.
+-- A meeting's voice bridge: chosen by b3scale at placement (unique mode), else as its node
+-- reported it (polls, create and getMeetingInfo answers keep it). Looked up under the placement
+-- lock. A column, not an index on state: a write that changes state but not the voice bridge
+-- stays a HOT update.
 ALTER TABLE meetings ADD COLUMN voice_bridge text NULL;
-CREATE INDEX meetings_voice_bridge_idx ON meetings (voice_bridge) WHERE voice_bridge IS NOT NULL;
-CREATE INDEX meetings_state_voice_bridge_idx ON meetings ((state ->> 'voiceBridge'));
+UPDATE meetings SET voice_bridge = state ->> 'voiceBridge';
+CREATE INDEX meetings_voice_bridge_idx ON meetings (voice_bridge);
 
 DROP FUNCTION b3scale_place_meeting(text, text, uuid, boolean, jsonb, uuid[], bigint);
 
@@ -102,7 +104,7 @@ BEGIN
             END IF;
             IF v_bridge IS NOT NULL AND EXISTS (
                 SELECT 1 FROM meetings m
-                 WHERE m.voice_bridge = v_bridge OR m.state ->> 'voiceBridge' = v_bridge) THEN
+                 WHERE m.voice_bridge = v_bridge) THEN
                 IF p_voice_bridge IS NOT NULL THEN
                     RETURN QUERY SELECT 'voiceBridgeInUse'::text, false, NULL::text, NULL::text,
                         NULL::uuid, NULL::uuid, NULL::text, NULL::boolean, NULL::boolean,
@@ -116,8 +118,7 @@ BEGIN
             WHILE v_bridge IS NULL AND v_try < 100 LOOP
                 v_bridge := (10000 + floor(random() * 90000))::integer::text;
                 IF EXISTS (SELECT 1 FROM meetings m
-                            WHERE m.voice_bridge = v_bridge
-                               OR m.state ->> 'voiceBridge' = v_bridge) THEN
+                            WHERE m.voice_bridge = v_bridge) THEN
                     v_bridge := NULL;
                 END IF;
                 v_try := v_try + 1;
@@ -154,7 +155,7 @@ BEGIN
         SELECT NULL::text, v_placed, m.id, m.external_id, m.frontend_id, m.backend_id, m.internal_id,
                m.running, m.is_breakout, m.create_time, m.created_at, b.host, b.secret,
                b.checksum_algorithm, b.admin_state::text, b3scale_backend_healthy(b),
-               coalesce(m.voice_bridge, m.state ->> 'voiceBridge')
+               m.voice_bridge
           FROM meetings m JOIN backends b ON b.id = m.backend_id
          WHERE m.id = p_id;
 END;
