@@ -72,6 +72,23 @@ async def select_backend_by_host(db: Database | Session, host: str) -> Backend |
     return Backend.from_row(row) if row else None
 
 
+async def select_backend_by_agent_ref(db: Database | Session, agent_ref: str) -> Backend | None:
+    """The backend a node agent's token is bound to (its ``sub``)."""
+    row = await db.fetch_one(_SELECT + "WHERE b.agent_ref = %s", (agent_ref,))
+    return Backend.from_row(row) if row else None
+
+
+async def bind_agent_ref(db: Database | Session, backend_id: UUID, agent_ref: str | None) -> bool:
+    """Bind a backend to a node agent's reference (None: unbind); False if the row is gone."""
+    return (
+        await db.execute(
+            "UPDATE backends SET agent_ref = %s, updated_at = now() WHERE id = %s",
+            (agent_ref, backend_id),
+        )
+        > 0
+    )
+
+
 async def select_backends(db: Database | Session) -> list[Backend]:
     return [Backend.from_row(r) for r in await db.fetch_all(_SELECT + "ORDER BY b.host")]
 
@@ -117,11 +134,20 @@ async def insert_backend(
     admin_state: str = "ready",
     load_factor: float = 1.0,
     checksum_algorithm: str = "sha256",
+    agent_ref: str | None = None,
 ) -> Backend:
     row = await db.fetch_one(
         "INSERT INTO backends (host, secret, settings, admin_state, load_factor, "
-        "checksum_algorithm) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-        (host, secret, json.dumps(settings or {}), admin_state, load_factor, checksum_algorithm),
+        "checksum_algorithm, agent_ref) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (
+            host,
+            secret,
+            json.dumps(settings or {}),
+            admin_state,
+            load_factor,
+            checksum_algorithm,
+            agent_ref,
+        ),
     )
     assert row is not None
     backend = await select_backend(db, row["id"])

@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from b3scale.agent.agent import NodeAgent
+from b3scale.agent.links import DatabaseLink
 from b3scale.bbb.client import BackendClient
 from b3scale.cluster import meeting_ids
 from b3scale.sim import events as sim_events
@@ -73,9 +74,8 @@ async def running_agent(
     """The node agent for ``backend_id``, subscribed to Redis, stopped afterwards."""
     async with aiohttp.ClientSession() as http:
         running = NodeAgent(
-            db,
+            DatabaseLink(db, backend_id),
             BackendClient(http, node.api_url, node.secret),
-            backend_id,
             redis_url,
             heartbeat_interval=0.2,
         )
@@ -343,7 +343,7 @@ async def test_noded_configuration_errors(migrated_db_url: str, tmp_path: Path) 
     cases = [
         ({"BBB_CONFIG": str(broken), "B3SCALE_DB_URL": migrated_db_url}, "securitySalt is missing"),
         ({"BBB_CONFIG": str(tmp_path / "nope"), "B3SCALE_DB_URL": migrated_db_url}, "not found"),
-        ({"BBB_CONFIG": str(broken)}, "needs B3SCALE_DB_URL"),
+        ({"BBB_CONFIG": str(broken)}, "needs B3SCALE_API_ACCESS_TOKEN"),
     ]
     for extra, message in cases:
         proc = await asyncio.create_subprocess_exec(
@@ -381,7 +381,9 @@ async def test_survives_a_database_outage_and_resyncs(
         backend = await backend_store.insert_backend(db, node.api_url, node.secret)
         async with aiohttp.ClientSession() as http:
             client = BackendClient(http, node.api_url, node.secret)
-            agent = NodeAgent(db, client, backend.id, redis_server.url, heartbeat_interval=0.2)
+            agent = NodeAgent(
+                DatabaseLink(db, backend.id), client, redis_server.url, heartbeat_interval=0.2
+            )
             task = asyncio.create_task(agent.run())
             await asyncio.wait_for(agent.subscribed.wait(), 5)
             meeting_id = meeting_ids.encode("fe", "outage")

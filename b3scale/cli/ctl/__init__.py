@@ -144,4 +144,4 @@ def ctl(ctx: click.Context, api_url: str | None, as_json: bool) -> None:
         click.echo(f"   api version: {me['api']}")
 
 
-from b3scale.cli.ctl import commands  # noqa: E402,F401 - registers the subcommands
+from b3scale.cli.ctl import commands, tokens  # noqa: E402,F401 - registers the subcommands

@@ -238,20 +238,36 @@ def set_group() -> None:
 @click.argument("host")
 @click.option("--secret", "-s", default=None, help="The node's BBB secret.")
 @click.option("--opts", "-j", "opts", default=None, metavar="JSON", help="Settings to merge.")
+@click.option(
+    "--agent-ref",
+    default=None,
+    metavar="REF",
+    help="Bind the backend to the node agent with this reference ('' unbinds).",
+)
 @DRY
 @pass_session
 @errors_as_one_line
 def set_backend(
-    session: Session, host: str, secret: str | None, opts: str | None, dry: bool
+    session: Session,
+    host: str,
+    secret: str | None,
+    opts: str | None,
+    agent_ref: str | None,
+    dry: bool,
 ) -> None:
-    """Add a backend (needs --secret) or change its secret and settings."""
+    """Add a backend (needs --secret) or change its secret, settings and node agent."""
     host = host_argument(host)
     settings = settings_option(opts)
     backend = find_backend(session, host)
     if backend is None:
         if not secret:
             raise CtlError(f"backend {host} does not exist; adding it needs --secret")
-        body = {"bbb": {"host": host, "secret": secret}, "settings": merge_patch({}, settings)}
+        body: dict[str, Any] = {
+            "bbb": {"host": host, "secret": secret},
+            "settings": merge_patch({}, settings),
+        }
+        if agent_ref:
+            body["agent_ref"] = agent_ref
         if dry:
             return dry_run("POST", "/backends", body)
         created = session.send("POST", "/backends", body)
@@ -262,6 +278,8 @@ def set_backend(
         patch["settings"] = settings
     if secret and secret != backend["bbb"]["secret"]:
         patch["bbb"] = {"secret": secret}
+    if agent_ref is not None and (agent_ref or None) != backend.get("agent_ref"):
+        patch["agent_ref"] = agent_ref or None
     if not patch:
         return no_change(f"backend {host}: nothing to change")
     if dry:

@@ -3,11 +3,13 @@
 Tokens are HMAC-signed with B3SCALE_API_JWT_SECRET: HS256 (what PyJWT makes by default, as in
 the seed README), HS384 (what b3scale signs) or HS512. ``alg: none`` and every other algorithm
 are refused, and ``exp``/``nbf`` are enforced when present. The ``scope`` claim (a
-space-separated string, RFC 8693) grants ``b3scale`` (user) or ``b3scale:admin``.
+space-separated string, RFC 8693) grants ``b3scale`` (user), ``b3scale:admin`` or
+``b3scale:node`` (a node agent: only ``/agent/...``, for the backend bound to its ``sub``).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,6 +26,10 @@ ALGORITHMS = ["HS256", "HS384", "HS512"]
 RECOMMENDED_SECRET_LENGTH = 32
 SCOPE_USER = "b3scale"
 SCOPE_ADMIN = "b3scale:admin"
+SCOPE_NODE = "b3scale:node"
+#: Where a token with only the node scope may go: the agent's endpoints and the index.
+NODE_PATHS = ("/agent/",)
+NODE_EXACT_PATHS = frozenset({"", "/"})
 
 #: Paths under /api/v1 anyone may read (the API description).
 PUBLIC_PATHS = frozenset({"/openapi.json", "/docs"})
@@ -37,6 +43,10 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return SCOPE_ADMIN in self.scopes
+
+    @property
+    def is_node(self) -> bool:
+        return SCOPE_NODE in self.scopes
 
     def owns(self, account_ref: str | None) -> bool:
         """Whether a user may see and change what belongs to ``account_ref``: only their own,
@@ -65,13 +75,22 @@ def decode_token(token: str, secret: str) -> Principal:
             401, "invalid_token", "invalid token: bad signature, algorithm or format"
         ) from None
     scopes = scopes_of(claims.get("scope"))
-    if not scopes & {SCOPE_USER, SCOPE_ADMIN}:
+    if not scopes & {SCOPE_USER, SCOPE_ADMIN, SCOPE_NODE}:
         raise ApiError(
             403,
             "invalid_credentials",
-            "the credentials provided are lacking the scope: b3scale or b3scale:admin",
+            "the credentials provided are lacking the scope: b3scale, b3scale:admin or "
+            "b3scale:node",
         )
     return Principal(subject_of(claims.get("sub")), scopes)
+
+
+def lacking_user_scope() -> ApiError:
+    return ApiError(
+        403,
+        "invalid_credentials",
+        "the credentials provided are lacking the scope: b3scale or b3scale:admin",
+    )
 
 
 def scopes_of(claim: object) -> frozenset[str]:
@@ -95,8 +114,14 @@ def subject_of(claim: object) -> str | None:
 
 
 def sign_token(secret: str, subject: str, scopes: str, lifetime: float | None) -> str:
-    """A token as ``b3scale ctl`` makes one (HS256; with ``exp`` when a lifetime is given)."""
-    claims: dict[str, object] = {"sub": subject, "scope": scopes, "iat": int(time.time())}
+    """A token as ``b3scale ctl`` makes one (HS256; ``iat`` and a random ``jti``, with ``exp``
+    when a lifetime is given)."""
+    claims: dict[str, object] = {
+        "sub": subject,
+        "scope": scopes,
+        "iat": int(time.time()),
+        "jti": secrets.token_hex(8),
+    }
     if lifetime is not None:
         claims["exp"] = int(time.time() + lifetime)
     with warnings.catch_warnings():
@@ -114,12 +139,27 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "missing or malformed bearer token")
-    request[PRINCIPAL] = decode_token(token.strip(), request.app[SECRET])
+    who = decode_token(token.strip(), request.app[SECRET])
+    if not who.scopes & {SCOPE_USER, SCOPE_ADMIN}:
+        # A node agent's token: its own backend's agent endpoints, nothing else (it must not
+        # pass for a user whose account_ref happens to equal its ref).
+        path = request.path.removeprefix("/api/v1")
+        if not (path.startswith(NODE_PATHS) or path in NODE_EXACT_PATHS):
+            raise lacking_user_scope()
+    request[PRINCIPAL] = who
     return await handler(request)
 
 
 def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL]
+
+
+def require_node(request: web.Request) -> str:
+    """The agent reference of a node agent's token (its ``sub``); 403 for any other token."""
+    who = request[PRINCIPAL]
+    if not who.is_node or who.subject is None:
+        raise ApiError(403, "forbidden", "b3scale:node scope and a subject (sub) required")
+    return who.subject
 
 
 def require_admin(request: web.Request) -> Principal:

@@ -21,7 +21,7 @@ from b3scale.web.api.shapes import backend_json
 
 routes = web.RouteTableDef()
 
-PATCHABLE = ("bbb", "settings", "admin_state", "load_factor", "checksum_algorithm")
+PATCHABLE = ("bbb", "settings", "admin_state", "load_factor", "checksum_algorithm", "agent_ref")
 TRUE_WORDS = ("1", "true", "yes")
 
 
@@ -79,6 +79,7 @@ async def create_backend(request: web.Request) -> web.Response:
             admin_state=data.get("admin_state", "ready"),
             load_factor=float(data.get("load_factor", 1.0)),
             checksum_algorithm=data.get("checksum_algorithm", "sha256"),
+            agent_ref=data.get("agent_ref"),
         )
     except UniqueViolation:
         raise conflict() from None
@@ -114,8 +115,14 @@ async def update_backend(request: web.Request) -> web.Response:
             load_factor=float(merged.get("load_factor", current.load_factor)),
             checksum_algorithm=merged.get("checksum_algorithm", current.checksum_algorithm),
         )
+        agent_ref = merged.get("agent_ref")
+        if updated is not None and agent_ref != current.agent_ref:
+            await store.bind_agent_ref(db(request), current.id, agent_ref)
+            updated = await store.select_backend(db(request), current.id)
     except UniqueViolation:
-        raise conflict() from None
+        raise ApiError(
+            409, "conflict", "a backend with this host or agent_ref exists already"
+        ) from None
     if updated is None:
         raise not_found("backend")
     await store.request_poll(db(request), updated.id)

@@ -32,25 +32,30 @@ def invalid(message: str) -> ApiError:
     return ApiError(400, "invalid_json", message)
 
 
-def too_large() -> ApiError:
+def too_large(limit: int = MAX_BODY_BYTES) -> ApiError:
     # Not closed at once: aiohttp reads and drops the rest of the body for a while (a
     # lingering close), so the client, still writing, gets this answer rather than a reset.
-    return ApiError(413, "request_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    return ApiError(413, "request_too_large", f"the body exceeds {limit} bytes")
 
 
-async def read_body(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise too_large()
+async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
     try:
-        body = await request.content.read(MAX_BODY_BYTES + 1)
+        # read(n) answers with what has arrived (up to n): a large body comes in several.
+        while chunk := await request.content.read(limit + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
     except (HttpProcessingError, web.RequestPayloadError):
         # A body the server cannot decode (for example Content-Encoding: gzip with garbage).
         raise ApiError(
             400, "invalid_json", "the body cannot be decoded (Content-Encoding)", close=True
         ) from None
-    if len(body) > MAX_BODY_BYTES:
-        raise too_large()
-    return body
+    return b"".join(chunks)
 
 
 def _integer(text: str) -> int:
@@ -109,9 +114,9 @@ def check_values(value: Any) -> None:
                 stack.extend((child, depth + 1) for child in item)
 
 
-async def json_object(request: web.Request) -> dict[str, Any]:
+async def json_object(request: web.Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """The request's body, a JSON object that passed :func:`parse_json`."""
-    value = parse_json(await read_body(request))
+    value = parse_json(await read_body(request, limit))
     if not isinstance(value, dict):
         raise invalid("the body must be a JSON object")
     return value

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from b3scale import __version__
+from b3scale.agent.wire import EVENT_SCHEMAS
 from b3scale.web.api import inputs
 
 routes = web.RouteTableDef()
@@ -85,7 +86,15 @@ SCHEMAS: dict[str, Any] = {
             "active": {"type": "boolean"},
             "bbb": {
                 "type": "object",
-                "properties": {"key": {"type": "string"}, "secret": {"type": "string"}},
+                "properties": {
+                    "key": {"type": "string"},
+                    "secret": {"type": "string", "description": "The current secret"},
+                    "secrets": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Every accepted secret, the current one first",
+                    },
+                },
             },
             "settings": {
                 **SETTINGS,
@@ -100,6 +109,10 @@ SCHEMAS: dict[str, Any] = {
                     "join_default_params": {"type": "object"},
                     "join_override_params": {"type": "object"},
                     "checksum_algorithms": {"type": "array", "items": {"type": "string"}},
+                    "attendees_limit": {"type": "object"},
+                    "meetings_limit": {"type": "object"},
+                    "max_participants": {"type": "integer"},
+                    "unique_voice_bridge": {"type": "boolean"},
                 },
             },
             "account_ref": {"type": "string", "nullable": True},
@@ -118,6 +131,11 @@ SCHEMAS: dict[str, Any] = {
             },
             "healthy": {"type": "boolean"},
             "agent_heartbeat": {"type": "string", "format": "date-time", "nullable": True},
+            "agent_ref": {
+                "type": "string",
+                "nullable": True,
+                "description": "The node agent (its token's sub) that reports for this backend",
+            },
             "last_error": {"type": "string", "nullable": True},
             "latency": {"type": "integer", "description": "Last poll's round trip, nanoseconds"},
             "meetings_count": {"type": "integer"},
@@ -329,6 +347,83 @@ PATHS: dict[str, Any] = {
             {"200": _json(_ref("Command"), "Command"), **NOT_FOUND},
         ),
     },
+    "/api/v1/agent/backend": {
+        "get": _op(
+            "The node agent's own backend (b3scale:node)",
+            {"200": _json(_ref("Backend"), "Backend"), **NOT_FOUND},
+        ),
+        "put": _op(
+            "A node agent announces its node (b3scale:node): URL, secret, load factor; "
+            "register=true creates the backend (admin state init) when none is bound to it",
+            {
+                "200": _json(_ref("Backend"), "Updated"),
+                "201": _json(_ref("Backend"), "Registered"),
+                "409": _json(_ref("Error"), "The host belongs to another backend or agent"),
+                **NOT_FOUND,
+                **BODY_ERRORS,
+            },
+            requestBody=_body(inputs.AGENT_BACKEND),
+        ),
+    },
+    "/api/v1/agent/heartbeat": {
+        "post": _op(
+            "The node agent is alive (b3scale:node), every second",
+            {"200": _json({"type": "object"}, "Heartbeat recorded"), **NOT_FOUND},
+        ),
+        "delete": _op(
+            "The node agent stops on purpose (b3scale:node): polls alone judge the node",
+            {"200": _json({"type": "object"}, "Signed off"), **NOT_FOUND},
+        ),
+    },
+    "/api/v1/agent/events": {
+        "post": _op(
+            "A batch of the node's BBB events, applied in order (b3scale:node); idempotent",
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "applied": {"type": "integer"},
+                            "unknown": {
+                                "type": "integer",
+                                "description": "Joins to meetings not known: resync",
+                            },
+                        },
+                    },
+                    "Applied",
+                ),
+                **NOT_FOUND,
+                "413": _json(_ref("Error"), "The body is larger than 1 MiB"),
+            },
+            requestBody=_body(
+                {
+                    "type": "object",
+                    "required": ["events"],
+                    "properties": {
+                        "events": {
+                            "type": "array",
+                            "maxItems": 1000,
+                            "items": {"oneOf": list(EVENT_SCHEMAS.values())},
+                        }
+                    },
+                }
+            ),
+        ),
+    },
+    "/api/v1/agent/resync": {
+        "post": _op(
+            "The node's own getMeetings answer, as XML (b3scale:node): the full state",
+            {
+                "200": _json({"type": "object"}, "Synced"),
+                **NOT_FOUND,
+                "413": _json(_ref("Error"), "The body is larger than 32 MiB"),
+            },
+            requestBody={
+                "required": True,
+                "content": {"application/xml": {"schema": {"type": "string"}}},
+            },
+        ),
+    },
     "/api/v1/openapi.json": {
         "get": {
             "summary": "This document",
@@ -352,7 +447,8 @@ DOCUMENT: dict[str, Any] = {
         "version": __version__,
         "description": "Frontends, backends and meetings of a b3scale cluster. "
         "Authenticate with a JWT (HS256/384/512, B3SCALE_API_JWT_SECRET) whose scope "
-        "has b3scale or b3scale:admin.",
+        "has b3scale or b3scale:admin; node agents' tokens (b3scale:node) reach only "
+        "/api/v1/agent/ and act on their own backend.",
     },
     "servers": [{"url": "/"}],
     "components": {

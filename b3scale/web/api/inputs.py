@@ -132,6 +132,17 @@ FRONTEND: Schema = {
     },
 }
 
+#: A node agent's reference: its token's sub (b3scale ctl auth authorize_node_agent --ref).
+AGENT_REF = {
+    "type": "string",
+    "nullable": True,
+    "minLength": 1,
+    "maxLength": 64,
+    "pattern": r"^[A-Za-z0-9._~-]+$",
+    "x-pattern-message": "may hold only letters, digits and . _ ~ -",
+    "description": "The node agent that reports for this backend (its token's sub)",
+}
+
 BACKEND: Schema = {
     "type": "object",
     "required": ["bbb"],
@@ -163,6 +174,7 @@ BACKEND: Schema = {
             "maximum": LOAD_FACTOR_MAX,
         },
         "checksum_algorithm": {"type": "string", "enum": list(ALGORITHMS)},
+        "agent_ref": AGENT_REF,
     },
 }
 
@@ -180,3 +192,23 @@ def patch_of(schema: Schema) -> Schema:
 
 FRONTEND_PATCH = patch_of(FRONTEND)
 BACKEND_PATCH = patch_of(BACKEND)
+
+#: A node agent announcing its node (PUT /agent/backend).
+AGENT_BACKEND: Schema = {
+    "type": "object",
+    "required": ["host", "secret"],
+    "properties": {
+        "host": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": HOST_MAX,
+            "description": "The node's API URL, http:// or https://",
+        },
+        "secret": SECRET,
+        "load_factor": BACKEND["properties"]["load_factor"],
+        "register": {
+            "type": "boolean",
+            "description": "Create the backend (admin state init) if none is bound to the agent",
+        },
+    },
+}

@@ -34,6 +34,7 @@ def backend_json(b: Backend) -> dict[str, Any]:
         "admin_state": b.admin_state,
         "healthy": bool(b.healthy),
         "agent_heartbeat": time_or_none(b.agent_heartbeat),
+        "agent_ref": b.agent_ref,
         "last_error": b.last_error,
         "latency": b.latency,
         "meetings_count": b.meetings_count,
