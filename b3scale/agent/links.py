@@ -153,6 +153,8 @@ class ApiLink:
         self.resync_due = False
         self.sent = 0
         self._wake = asyncio.Event()
+        #: One flush at a time: two would send the same batch and drop the next one unsent.
+        self._flushing = asyncio.Lock()
         self._down = False
         #: Set when the API refused this agent for good; run() ends and the agent stops.
         self.refused: LinkRefused | None = None
@@ -246,6 +248,10 @@ class ApiLink:
     async def flush(self) -> None:
         """Send pending events in order, a batch per request, until none is left or the API
         does not answer (then they stay, in order, for the next try)."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         while self.pending:
             batch = [self.pending[i] for i in range(min(self.batch_size, len(self.pending)))]
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from datetime import datetime, timedelta
@@ -16,6 +17,8 @@ from b3scale.store import backends as backend_store
 from b3scale.store import meetings as meeting_store
 from b3scale.store.db import Database
 
+#: Meetings parsed between two yields to the event loop.
+YIELD_EVERY = 25
 #: A meeting placed this recently may not be on its backend yet: a sync does not remove it.
 PLACEMENT_GRACE = timedelta(seconds=60)
 
@@ -48,7 +51,7 @@ async def sync_backend_meetings(
     reported: list[str] = []
     current: Seen = {}
     changed: list[meeting_store.PolledMeeting] = []
-    # Parsed before the transaction: the connection is held only for the writes.
+    parsed = 0
     for chunk in split_meetings(body):
         found = _MEETING_ID.search(chunk)
         digest = _digest(chunk)
@@ -58,6 +61,10 @@ async def sync_backend_meetings(
                 reported.append(meeting_id)
                 current[meeting_id] = digest
                 continue
+        parsed += 1
+        if parsed % YIELD_EVERY == 0:
+            # A node with 1,000 changed meetings must not stall every other request.
+            await asyncio.sleep(0)
         try:
             info = parse.meeting(chunk)
         except parse.ResponseError:
@@ -70,6 +77,11 @@ async def sync_backend_meetings(
         changed.append(meeting_store.PolledMeeting(meeting_id, external, key, state))
         reported.append(meeting_id)
         current[meeting_id] = digest
+        if len(changed) >= meeting_store.UPSERT_BATCH:
+            # Written as it is parsed (memory stays bounded), each batch on its own: a write
+            # is idempotent, and what was removed is decided once all are written.
+            await meeting_store.upsert_polled_meetings(db, backend_id, changed)
+            changed = []
     async with db.transaction() as tx:
         if changed:
             await meeting_store.upsert_polled_meetings(tx, backend_id, changed)

@@ -211,7 +211,7 @@ UPSERT_BATCH = 250
 
 
 async def upsert_polled_meetings(
-    tx: Session, backend_id: UUID, meetings: Sequence[PolledMeeting]
+    tx: Database | Session, backend_id: UUID, meetings: Sequence[PolledMeeting]
 ) -> None:
     """Meetings seen by a poll: inserted if unknown, updated if on this backend, a batch per
     statement (a poll that found 1,000 changed meetings costs four round trips, not 1,000).

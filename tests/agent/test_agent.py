@@ -41,16 +41,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
 
 
 @pytest.fixture
-async def redis_server() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
 async def node(redis_server: RedisServer) -> AsyncIterator[SimNode]:
     sim = SimNode(secret="node-secret", redis_url=redis_server.url)
     await sim.start()

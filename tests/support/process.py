@@ -53,8 +53,8 @@ def http_status(url: str) -> int | None:
 class Serve:
     """``b3scale serve`` in the background on a free port; stopped with SIGTERM."""
 
-    def __init__(self, **env: str) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None, **env: str) -> None:
+        self.port = port or free_port()
         env.setdefault("B3SCALE_LOG_FORMAT", "plain")
         env["B3SCALE_LISTEN_HTTP"] = f"127.0.0.1:{self.port}"
         self._cwd = tempfile.TemporaryDirectory()
