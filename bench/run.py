@@ -331,6 +331,11 @@ class Bench:
             "getMeetingInfo",
             self.gateway_url(base, keys[0], "getMeetingInfo", {"meetingID": "burst-1"}),
         )
+        # The same call straight to the node that holds the meeting: what the node (here, the
+        # simulator sharing the cores) adds, apart from b3scale.
+        direct = self._node_url(base, keys[0], "burst-1", "isMeetingRunning")
+        if direct:
+            self.get("ceiling: isMeetingRunning on its node", direct)
         # 4. The ceilings, on the same machine in the same run.
         bare_port, proxy_port = free_port(), free_port()
         with (
@@ -373,6 +378,17 @@ class Bench:
         # polls have caught up with the fill (two intervals).
         time.sleep(20 if plan.idle_seconds > 5 else 0)
         self.facts["serve_idle_cpu_percent_big_cluster"] = cpu_percent(serve_pid, plan.idle_seconds)
+
+    def _node_url(self, base: str, key: str, meeting: str, call: str) -> str | None:
+        """The signed URL of ``call`` for ``meeting`` on the backend that holds it."""
+        [frontend] = api("GET", f"{base}/api/v1/frontends?key={key}")
+        meetings = api("GET", f"{base}/api/v1/meetings?frontend_id={frontend['id']}")
+        found = [m for m in meetings if m["meeting_id"] == meeting and m["backend_id"]]
+        if not found:
+            return None
+        backend = api("GET", f"{base}/api/v1/backends/{found[0]['backend_id']}")
+        request = Request.build(call, {"meetingID": found[0]["id"]})
+        return request.url(backend["bbb"]["host"], backend["bbb"]["secret"])
 
     def _fill(self, base: str, more: int) -> None:
         """``more`` meetings of the frontend FILLER, created through the gateway."""
