@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 #: Every this many polls of a backend, all its meetings are written again.
 FULL_SYNC_EVERY = 6
+#: Polls whose answers are parsed and written at once: the rest wait (with their answer in
+#: hand). Bounds the memory of a round over many large nodes, and its share of the CPU.
+SYNCS_AT_ONCE = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class Controller:
         #: that did not change since costs no parse and no write.
         self._seen: dict[UUID, Seen] = {}
         self._polls: dict[UUID, int] = {}
+        self._sync_slots = asyncio.Semaphore(SYNCS_AT_ONCE)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop``; a NOTIFY on ``b3scale_poll`` starts a round at once."""
@@ -86,9 +90,10 @@ class Controller:
         self._polls[backend.id] = polls = self._polls.get(backend.id, 0) + 1
         if polls % FULL_SYNC_EVERY == 0:
             seen.clear()  # now and then every meeting is written, whatever else wrote it
-        removed = await sync_backend_meetings(
-            self.services.db, backend.id, response.body, started_at, seen
-        )
+        async with self._sync_slots:
+            removed = await sync_backend_meetings(
+                self.services.db, backend.id, response.body, started_at, seen
+            )
         if removed:
             log.info(
                 "removed meetings the backend no longer has",

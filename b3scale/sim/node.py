@@ -32,6 +32,7 @@ from b3scale.bbb.responses import (
     XML_CONTENT_TYPE,
     Node,
     RawXML,
+    element,
     failed,
     json_document,
     success,
@@ -554,10 +555,15 @@ class SimNode:
                     ("message", MESSAGES["noMeetings"]),
                 ).replace(b"<meetings></meetings>", b"<meetings/>", 1)
             )
-        listed: list[tuple[str, Node]] = [
-            ("meeting", self._render_meeting(m)) for m in self.meetings.values()
-        ]
-        return xml(success(("meetings", listed)))
+        # Rendered in slices with a yield between them: a real BBB answers other calls while
+        # it writes a long getMeetings (it has threads); one event loop serving 20 simulated
+        # nodes must not stall them all for the time a 1,000-meeting answer takes.
+        parts: list[str] = []
+        for index, meeting in enumerate(list(self.meetings.values())):
+            if index and index % 25 == 0:
+                await asyncio.sleep(0)
+            parts.append(element("meeting", self._render_meeting(meeting)))
+        return xml(success(("meetings", RawXML("".join(parts)))))
 
     # -- recordings --------------------------------------------------------------------------
 

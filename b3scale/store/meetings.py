@@ -207,14 +207,14 @@ class PolledMeeting:
 
 
 #: Meetings written by one statement of :func:`upsert_polled_meetings` (bounds its size).
-UPSERT_BATCH = 250
+UPSERT_BATCH = 100
 
 
 async def upsert_polled_meetings(
     tx: Database | Session, backend_id: UUID, meetings: Sequence[PolledMeeting]
 ) -> None:
     """Meetings seen by a poll: inserted if unknown, updated if on this backend, a batch per
-    statement (a poll that found 1,000 changed meetings costs four round trips, not 1,000).
+    statement (a poll that found 1,000 changed meetings costs ten round trips, not 1,000).
 
     A row bound to another backend is left alone: a poll never moves a meeting.
     """
