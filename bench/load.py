@@ -25,6 +25,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    #: CPU time serve spent per request in this scenario (None: not measured, a ceiling).
+    serve_cpu_ms: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -207,6 +207,8 @@ class Bench:
         self.workdir = Path("/nonexistent")
         self.results: list[Result] = []
         self.facts: dict[str, Any] = {}
+        #: serve's process, whose CPU time each scenario on it is charged with.
+        self.serve_pid: int | None = None
 
     def gateway_url(self, base: str, key: str, call: str, params: dict[str, str]) -> str:
         query = Request.build(call, params).signed_query(f"{key}-secret")
@@ -216,6 +218,23 @@ class Bench:
         self, scenario: str, url: str, ok: tuple[int, ...] = (200,), clients: int = CONCURRENCY
     ) -> Result:
         """A repeatable GET: wrk when installed, else the aiohttp client."""
+        with self.charged(scenario):
+            return self._get(scenario, url, ok, clients)
+
+    @contextmanager
+    def charged(self, scenario: str) -> Iterator[None]:
+        """Adds serve's CPU time per request to the scenario's result (not to the ceilings,
+        which do not run on serve)."""
+        before = cpu_seconds(self.serve_pid) if self.serve_pid else None
+        yield
+        if before is None or scenario.startswith("ceiling") or not self.results:
+            return
+        result = self.results[-1]
+        spent = cpu_seconds(self.serve_pid) - before if self.serve_pid else 0.0
+        if result.scenario == scenario and result.requests:
+            result.serve_cpu_ms = round(spent * 1000 / result.requests, 3)
+
+    def _get(self, scenario: str, url: str, ok: tuple[int, ...], clients: int) -> Result:
         if have_wrk():
             result = wrk(scenario, url, clients, self.plan.seconds)
         else:
@@ -268,6 +287,7 @@ class Bench:
             keys = [f"fe{i}" for i in range(plan.frontends)]
             frontends = {key: f"{key}-secret" for key in [*keys, FILLER]}
             register(base, nodes, frontends)
+            self.serve_pid = serve.pid
             self._scenarios(base, keys, nodes, serve.pid)
 
     def _scenarios(
@@ -307,7 +327,8 @@ class Bench:
             key = keys[1 + i % (len(keys) - 1)] if len(keys) > 1 else keys[0]
             return self.gateway_url(base, key, "create", {"meetingID": f"m-{i}", "name": "M"})
 
-        self.results.append(asyncio.run(drive("create", create_url, total, CONCURRENCY)))
+        with self.charged("create"):
+            self.results.append(asyncio.run(drive("create", create_url, total, CONCURRENCY)))
         self.facts["meetings_in_cluster"] = (
             plan.big_cluster if plan.fill_first else plan.frontends * plan.meetings_per_frontend
         )
@@ -435,7 +456,7 @@ class Bench:
 def print_table(report: dict[str, Any]) -> None:
     header = (
         f"{'scenario':<28}{'tool':>16}{'requests':>10}{'errors':>8}{'req/s':>10}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'cpu ms/req':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -443,6 +464,7 @@ def print_table(report: dict[str, Any]) -> None:
         print(
             f"{r['scenario']:<28}{r['tool']:>16}{r['requests']:>10}{r['errors']:>8}"
             f"{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}"
+            f"{r.get('serve_cpu_ms') or '':>11}"
         )
     print()
     print(json.dumps(report["facts"], indent=2))
