@@ -102,6 +102,10 @@ class Config:
     unique_voice_bridges: bool = False
     #: B3SCALE_TENANT_DOMAIN: ``<key>.<domain>`` names the frontend ``<key>`` (host-named tenants).
     tenant_domain: str | None = None
+    #: B3SCALE_RECORDINGS_DIR: where imported recordings' files are kept; None = no import.
+    recordings_dir: Path | None = None
+    #: B3SCALE_RECORDINGS_PLAYBACK_URL: the host that serves them (default: B3SCALE_PUBLIC_URL).
+    recordings_playback_url: str | None = None
     #: B3SCALE_WORKERS: processes ``serve`` runs on its port (a number, or auto = the CPUs).
     workers: int = 1
     #: Set by ``serve --workers`` in each worker: its number, and where workers share counts.
@@ -327,6 +331,15 @@ def load_config(
         ),
         tenant_domain=get(
             "B3SCALE_TENANT_DOMAIN", parse_domain, None, "a DNS name, e.g. bbb.example.net"
+        ),
+        recordings_dir=Path(env["B3SCALE_RECORDINGS_DIR"])
+        if env.get("B3SCALE_RECORDINGS_DIR", "").strip()
+        else None,
+        recordings_playback_url=get(
+            "B3SCALE_RECORDINGS_PLAYBACK_URL",
+            parse_http_url,
+            None,
+            "the http:// or https:// URL of the host serving recordings, e.g. https://rec.example.org",
         ),
         env_files_used=used,
     )

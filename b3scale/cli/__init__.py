@@ -8,6 +8,7 @@ from b3scale import __version__
 from b3scale.cli.ctl import ctl
 from b3scale.cli.db import db
 from b3scale.cli.noded import noded
+from b3scale.cli.recordings import recordings
 from b3scale.cli.serve import serve
 from b3scale.cli.sim import sim
 
@@ -26,3 +27,4 @@ main.add_command(db)
 main.add_command(noded)
 main.add_command(ctl)
 main.add_command(sim)
+main.add_command(recordings)

@@ -12,6 +12,7 @@ from b3scale.cluster.middlewares.tenant_policies import RefusalLog
 from b3scale.cluster.route_cache import RouteCache
 from b3scale.cluster.stats import ClusterStats
 from b3scale.store.db import Database
+from b3scale.store.files import RecordingFiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,8 @@ class Services:
     reverse_proxy_mode: bool = False
     #: B3SCALE_PUBLIC_URL: callbacks are relayed through b3scale when it is set.
     public_url: str | None = None
+    #: Imported recordings' files (B3SCALE_RECORDINGS_DIR); None: recordings are not imported.
+    recording_files: RecordingFiles | None = None
     #: B3SCALE_UNIQUE_VOICE_BRIDGES: the default of frontends' ``unique_voice_bridge``.
     unique_voice_bridges: bool = False
     stats: ClusterStats = field(default_factory=ClusterStats)

@@ -18,6 +18,7 @@ import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
@@ -39,6 +40,7 @@ from b3scale.bbb.responses import (
     xml_document,
 )
 from b3scale.sim import callbacks, events
+from b3scale.sim.published import write_published
 from b3scale.sim.state import (
     Attendee,
     Meeting,
@@ -135,6 +137,8 @@ class SimNode:
     recordings: dict[str, Recording] = field(default_factory=dict)
     pending: dict[str, PendingJoin] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    #: Where recordings are published as files (BBB's /var/bigbluebutton/published); None: not.
+    published_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -572,6 +576,8 @@ class SimNode:
         if not recording.playback_url:
             recording.playback_url = f"{self.url}/playback/presentation/2.3/{recording.record_id}"
         self.recordings[recording.record_id] = recording
+        if self.published_dir is not None:
+            write_published(recording, self.url, self.published_dir)
         return recording
 
     def _select_recordings(self, request: Request) -> list[Recording]:

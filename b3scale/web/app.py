@@ -19,8 +19,9 @@ from b3scale.cluster.services import Services, load_retry_key
 from b3scale.cluster.stats import ClusterStats
 from b3scale.config import Config
 from b3scale.store.db import Database, redact_dsn
+from b3scale.store.files import LocalFiles
 from b3scale.store.migrate import migrate
-from b3scale.web import bbbapi, health, node_callbacks
+from b3scale.web import bbbapi, health, node_callbacks, playback
 from b3scale.web.api.app import PREFIX, create_api
 from b3scale.web.api.auth import RECOMMENDED_SECRET_LENGTH
 from b3scale.web.keys import (
@@ -32,6 +33,7 @@ from b3scale.web.keys import (
     GATEWAY,
     HTTP_SESSION,
     METRICS,
+    RECORDING_FILES,
     RETRY_KEY,
     STATS,
 )
@@ -110,6 +112,7 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
         stats=app[STATS],
         public_url=config.public_url,
         unique_voice_bridges=config.unique_voice_bridges,
+        recording_files=app.get(RECORDING_FILES),
     )
     app[GATEWAY] = build_gateway(services)
     app[FRONTENDS] = frontends = FrontendCache(services.db)
@@ -158,6 +161,15 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/metrics", metrics_endpoint)
     bbbapi.add_routes(app)
     app.router.add_route("*", "/b3s/callback/{token}", node_callbacks.receive)
+    if config.recordings_dir is not None:
+        config.recordings_dir.mkdir(parents=True, exist_ok=True)
+        app[RECORDING_FILES] = LocalFiles(config.recordings_dir)
+        playback.add_routes(app)
+        if not (config.recordings_playback_url or config.public_url):
+            log.warning(
+                "imported recordings keep their nodes' playback links: set "
+                "B3SCALE_RECORDINGS_PLAYBACK_URL (or B3SCALE_PUBLIC_URL) to the host serving them"
+            )
     if config.api_jwt_secret:
         app.add_subapp(PREFIX, create_api(config.api_jwt_secret))
         if len(config.api_jwt_secret.encode()) < RECOMMENDED_SECRET_LENGTH:

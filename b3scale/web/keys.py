@@ -14,6 +14,7 @@ from b3scale.cluster.frontend_cache import FrontendCache
 from b3scale.cluster.stats import ClusterStats
 from b3scale.config import Config
 from b3scale.store.db import Database
+from b3scale.store.files import RecordingFiles
 
 if TYPE_CHECKING:
     from b3scale.web.metrics import Metrics
@@ -34,3 +35,5 @@ STATS = web.AppKey("stats", ClusterStats)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 #: Frontends by key, kept fresh by LISTEN/NOTIFY.
 FRONTENDS = web.AppKey("frontends", FrontendCache)
+#: Imported recordings' files (B3SCALE_RECORDINGS_DIR); absent when recordings are not imported.
+RECORDING_FILES: web.AppKey[RecordingFiles] = web.AppKey("recording_files")

@@ -511,3 +511,31 @@ def show_callbacks(session: Session, state: str | None) -> None:
         )
 
     emit(session, deliveries, table)
+
+
+@show.command("recordings")
+@click.option("--frontend", "frontend_key", default=None, help="Only this frontend's.")
+@pass_session
+@errors_as_one_line
+def show_recordings(session: Session, frontend_key: str | None) -> None:
+    """Recordings imported from the nodes (b3scale recordings push)."""
+    found = session.get("/recordings", **({"frontend_key": frontend_key} if frontend_key else {}))
+
+    def table() -> None:
+        print_table(
+            ["RECORD_ID", "MEETING", "NAME", "STATE", "PROTECTED", "FORMATS", "FROM"],
+            [
+                [
+                    r["record_id"],
+                    r["meeting_id"],
+                    r["name"],
+                    r["state"],
+                    r["protected"],
+                    ",".join(f for f in r["formats"] if f),
+                    r["backend_host"] or "",
+                ]
+                for r in found
+            ],
+        )
+
+    emit(session, found, table)

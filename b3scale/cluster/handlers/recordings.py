@@ -1,9 +1,11 @@
-"""The recording calls, across every backend that ever hosted the frontend's meetings.
+"""The recording calls: imported recordings from the database, the others from every
+backend that ever hosted the frontend's meetings.
 
-Recordings stay on the node that recorded them, long after the meeting is gone, so the
-gateway asks each backend the frontend used (concurrently) and keeps only recordings whose
-meetingID belongs to the frontend. Calls that change recordings name them by ``recordID``, as
-real clients do: the gateway first finds which backend holds each one.
+Recordings not imported stay on the node that recorded them, so the gateway asks each backend
+the frontend used (concurrently) and keeps only recordings whose meetingID belongs to the
+frontend; an imported recording is listed once, from the database, even while its node still
+has it. Calls that change recordings name them by ``recordID``, as real clients do: imported
+ones are changed here, and the nodes that still hold them are asked too.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from b3scale.bbb.responses import (
 )
 from b3scale.cluster import meeting_ids
 from b3scale.cluster.chain import Context, Handler, Reply
+from b3scale.cluster.imported_recordings import recording_xml
 from b3scale.cluster.services import Services
+from b3scale.store import recordings as recording_store
 from b3scale.store.meetings import select_frontend_backends
 
 log = logging.getLogger(__name__)
@@ -82,10 +86,53 @@ async def _ask_all(
     return found
 
 
+def _list_param(ctx: Context, name: str) -> list[str]:
+    return [p for p in (ctx.request.get(name) or "").split(",") if p]
+
+
+def _states(ctx: Context) -> list[str] | None:
+    """``state``: a comma list, ``any`` (None), or BBB's default."""
+    asked = [s.strip().lower() for s in _list_param(ctx, "state")]
+    if "any" in asked:
+        return None
+    return asked or list(recording_store.DEFAULT_STATES)
+
+
+def _page(ctx: Context) -> tuple[int, int | None]:
+    """``offset`` and ``limit`` (BBB 2.6+); nonsense is ignored as BBB ignores it."""
+
+    def number(name: str) -> int | None:
+        text = (ctx.request.get(name) or "").strip()
+        return int(text) if text.isdigit() and len(text) < 9 else None
+
+    return number("offset") or 0, number("limit")
+
+
 def make_get_recordings(services: Services) -> Handler:
     async def get_recordings(ctx: Context) -> Reply:
+        record_ids = _list_param(ctx, "recordID")
+        imported = await recording_store.select_recordings(
+            services.db,
+            ctx.frontend.id,
+            meeting_ids=_list_param(ctx, "meetingID"),
+            record_ids=record_ids,
+            states=_states(ctx),
+            metadata={
+                k[5:]: v for k, v in ctx.request.items() if k.startswith("meta_") and len(k) > 5
+            },
+        )
+        known = {r.record_id for r in imported}
         answers = await _ask_all(await _clients(services, ctx), ctx.request)
-        chunks = [c for _, resp in answers for c in recordings_of(resp.body, ctx.frontend.key)]
+        chunks = [recording_xml(r) for r in imported]
+        for _, resp in answers:
+            # A recording imported and still on its node is listed once, as imported.
+            chunks.extend(
+                c
+                for c in recordings_of(resp.body, ctx.frontend.key)
+                if record_id_of(c) not in known
+            )
+        offset, limit = _page(ctx)
+        chunks = chunks[offset : None if limit is None else offset + limit]
         if not chunks:
             return Reply(
                 success(
@@ -102,6 +149,42 @@ def make_get_recordings(services: Services) -> Handler:
         return Reply(body)
 
     return get_recordings
+
+
+async def _change_imported(services: Services, ctx: Context, record_ids: list[str]) -> int:
+    """publish/update/deleteRecordings on imported recordings; how many it found."""
+    call, frontend = ctx.request.call, ctx.frontend.id
+    owned = await recording_store.select_recordings(
+        services.db, frontend, record_ids=record_ids, states=None
+    )
+    ids = [r.record_id for r in owned if r.record_id in record_ids]
+    if not ids:
+        return 0
+    if call == "publishRecordings":
+        publish = (ctx.request.get("publish") or "").lower() == "true"
+        await recording_store.set_published(services.db, frontend, ids, publish)
+    elif call == "updateRecordings":
+        protect = (ctx.request.get("protect") or "").lower()
+        await recording_store.update_metadata(
+            services.db,
+            frontend,
+            ids,
+            {k[5:]: v for k, v in ctx.request.items() if k.startswith("meta_") and len(k) > 5},
+            protect == "true" if protect in ("true", "false") else None,
+        )
+    elif call == "deleteRecordings":
+        for record_id in await recording_store.delete_recordings(services.db, frontend, ids):
+            if services.recording_files is not None:
+                await asyncio.to_thread(services.recording_files.remove, record_id)
+    return len(ids)
+
+
+#: What publish/update/deleteRecordings answer, by call.
+CHANGE_ANSWERS = {
+    "publishRecordings": "published",
+    "updateRecordings": "updated",
+    "deleteRecordings": "deleted",
+}
 
 
 async def _holdings(services: Services, ctx: Context, record_ids: list[str]) -> list[Holding]:
@@ -135,8 +218,20 @@ def make_change(services: Services, *, json_answers: bool = False) -> Handler:
         record_ids = [r for r in (ctx.request.get("recordID") or "").split(",") if r]
         if not record_ids:
             return Reply(failed("missingParamRecordID"))
+        call = ctx.request.call
+        if call == "publishRecordings" and (ctx.request.get("publish") or "").lower() not in (
+            "true",
+            "false",
+        ):
+            return Reply(failed("missingParamPublish"))
+        imported = 0 if json_answers else await _change_imported(services, ctx, record_ids)
         holdings = await _holdings(services, ctx, record_ids)
         if not holdings:
+            if imported:
+                value = True
+                if call == "publishRecordings":
+                    value = (ctx.request.get("publish") or "").lower() == "true"
+                return Reply(success((CHANGE_ANSWERS[call], value)))
             return not_found(record_ids)
         last: BackendResponse | None = None
         for holding in holdings:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from b3scale.web.api import agent, backends, callbacks, docs, frontends, index, meetings
+from b3scale.web.api import (
+    agent,
+    backends,
+    callbacks,
+    docs,
+    frontends,
+    index,
+    meetings,
+    recordings,
+)
 from b3scale.web.api.auth import SECRET, auth_middleware
 from b3scale.web.api.errors import error_middleware
 from b3scale.web.api.params import params_middleware
@@ -17,6 +26,6 @@ def create_api(jwt_secret: str) -> web.Application:
     # and query values are (only a caller with a valid token learns what was wrong with them).
     api = web.Application(middlewares=[error_middleware, auth_middleware, params_middleware])
     api[SECRET] = jwt_secret
-    for module in (index, frontends, backends, meetings, callbacks, agent, docs):
+    for module in (index, frontends, backends, meetings, callbacks, agent, recordings, docs):
         api.add_routes(module.routes)
     return api

@@ -27,8 +27,9 @@ RECOMMENDED_SECRET_LENGTH = 32
 SCOPE_USER = "b3scale"
 SCOPE_ADMIN = "b3scale:admin"
 SCOPE_NODE = "b3scale:node"
-#: Where a token with only the node scope may go: the agent's endpoints and the index.
-NODE_PATHS = ("/agent/",)
+#: Where a token with only the node scope may go: the agent's endpoints, the recordings push,
+#: and the index.
+NODE_PATHS = ("/agent/", "/recording-files/", "/recordings-import")
 NODE_EXACT_PATHS = frozenset({"", "/"})
 
 #: Paths under /api/v1 anyone may read (the API description).

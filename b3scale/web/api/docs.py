@@ -424,6 +424,62 @@ PATHS: dict[str, Any] = {
             },
         ),
     },
+    "/api/v1/recording-files/{record_id}/{format}/{path}": {
+        "parameters": [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in ("record_id", "format", "path")
+        ],
+        "get": _op(
+            "What the cluster has of a recording's file (b3scale:node or admin): the complete "
+            "file's size and SHA-256, and the bytes of an interrupted upload",
+            {"200": _json({"type": "object"}, "State"), **NOT_FOUND},
+        ),
+        "put": _op(
+            "Upload (part of) a recording's file from offset (b3scale:node or admin); with "
+            "total and sha256 the last part: the file appears when both match",
+            {
+                "200": _json({"type": "object"}, "Part stored"),
+                "201": _json({"type": "object"}, "File complete"),
+                "409": _json(_ref("Error"), "Wrong offset, or size/SHA-256 mismatch"),
+                "413": _json(_ref("Error"), "Larger than 16 GiB"),
+                **NOT_FOUND,
+            },
+            parameters=[
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "total", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "sha256", "in": "query", "schema": {"type": "string"}},
+            ],
+            requestBody={
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            },
+        ),
+    },
+    "/api/v1/recordings-import": {
+        "post": _op(
+            "Import a pushed recording's format: its metadata.xml (b3scale:node or admin)",
+            {
+                "201": _json({"type": "object"}, "Imported"),
+                "409": _json(_ref("Error"), "Its meeting is no frontend's"),
+                **NOT_FOUND,
+                "413": _json(_ref("Error"), "The body is larger than 1 MiB"),
+            },
+            requestBody={
+                "required": True,
+                "content": {"application/xml": {"schema": {"type": "string"}}},
+            },
+        ),
+    },
+    "/api/v1/recordings": {
+        "get": _op(
+            "Imported recordings (admin)",
+            {
+                "200": _json({"type": "array", "items": {"type": "object"}}, "Recordings"),
+                **NOT_FOUND,
+            },
+            parameters=[_query("frontend_key")],
+        ),
+    },
     "/api/v1/openapi.json": {
         "get": {
             "summary": "This document",

@@ -1,0 +1,134 @@
+"""Recordings imported from the nodes: how an import is recorded, and how an imported
+recording is written in getRecordings (BBB's shape, the node's meeting ID, which the gateway
+turns into the frontend's own like any node answer)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from b3scale.bbb.recording_metadata import RecordingMetadata
+from b3scale.cluster import meeting_ids
+from b3scale.store import frontends as frontend_store
+from b3scale.store import recordings as store
+from b3scale.store.db import Database
+from b3scale.store.recordings import RecordingRow
+
+
+class ImportRefused(ValueError):
+    """The recording cannot be imported (its meeting names no frontend we know)."""
+
+
+def on_playback_host(url: str, playback_url: str | None) -> str:
+    """``url`` (on the node) with the scheme and host of the playback host, path kept."""
+    if not url or not playback_url:
+        return url
+    node = urlsplit(url)
+    host = urlsplit(playback_url)
+    path = host.path.rstrip("/") + node.path
+    return urlunsplit((host.scheme, host.netloc, path, node.query, node.fragment))
+
+
+async def import_recording(
+    db: Database, found: RecordingMetadata, backend_host: str | None, playback_url: str | None
+) -> RecordingRow:
+    decoded = meeting_ids.decode(found.meeting_id)
+    key = decoded[0] if decoded else found.metadata.get("b3s-frontend")
+    frontend = await frontend_store.select_frontend_by_key(db, key) if key else None
+    if frontend is None:
+        raise ImportRefused(f"the recording's meeting {found.meeting_id!r} is no frontend's")
+    external = decoded[1] if decoded else found.meeting_id
+    fmt = dict(found.format)
+    if fmt:
+        fmt["url"] = on_playback_host(str(fmt.get("url", "")), playback_url)
+        fmt["preview"] = [
+            {**image, "url": on_playback_host(image["url"], playback_url)}
+            for image in fmt.get("preview", [])
+        ]
+    try:
+        return await store.upsert_recording(
+            db,
+            RecordingRow(
+                record_id=found.record_id,
+                frontend_id=frontend.id,
+                meeting_id=external,
+                node_meeting_id=found.meeting_id,
+                name=found.name,
+                is_breakout=found.is_breakout,
+                published=found.published,
+                state=found.state if found.state in ("published", "unpublished") else "published",
+                protected=False,
+                start_time=found.start_time,
+                end_time=found.end_time,
+                participants=found.participants,
+                raw_size=found.raw_size,
+                metadata={k: v for k, v in found.metadata.items() if k != "b3s-frontend"},
+                formats=[fmt] if fmt else [],
+                backend_host=backend_host,
+            ),
+        )
+    except PermissionError:
+        raise ImportRefused("a recording with this ID belongs to another frontend") from None
+
+
+def _el(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return f"<{name}>{escape(str(value))}</{name}>"
+
+
+def _format_xml(fmt: dict[str, Any]) -> str:
+    def attribute(image: dict[str, Any], name: str) -> str:
+        return f"{name}={quoteattr(str(image.get(name, '')))}"
+
+    images = "".join(
+        f"<image {attribute(i, 'alt')} {attribute(i, 'height')} {attribute(i, 'width')}>"
+        f"{escape(str(i.get('url', '')))}</image>"
+        for i in fmt.get("preview", [])
+    )
+    preview = f"<preview><images>{images}</images></preview>" if images else ""
+    return (
+        "<format>"
+        + _el("type", fmt.get("type", ""))
+        + _el("url", fmt.get("url", ""))
+        + _el("processingTime", fmt.get("processing_time", 0))
+        + _el("length", fmt.get("length", 0))
+        + _el("size", fmt.get("size", 0))
+        + preview
+        + "</format>"
+    )
+
+
+def recording_xml(row: RecordingRow) -> bytes:
+    """The ``<recording>`` element as BBB writes it in getRecordings."""
+    metadata = "".join(_el(k, v) for k, v in row.metadata.items() if _is_name(k))
+    formats = "".join(_format_xml(f) for f in row.formats)
+    return (
+        "<recording>"
+        + _el("recordID", row.record_id)
+        + _el("meetingID", row.node_meeting_id)
+        + _el("internalMeetingID", row.record_id)
+        + _el("name", row.name)
+        + _el("isBreakout", row.is_breakout)
+        + _el("published", row.published)
+        + _el("state", row.state)
+        + _el("startTime", row.start_time)
+        + _el("endTime", row.end_time)
+        + _el("participants", row.participants)
+        + _el("rawSize", row.raw_size)
+        + f"<metadata>{metadata}</metadata>"
+        + _el("protected", row.protected)
+        + f"<playback>{formats}</playback>"
+        + "<data></data>"
+        + "</recording>"
+    ).encode("utf-8")
+
+
+def _is_name(key: str) -> bool:
+    """An XML element name (metadata keys come from the node's create parameters)."""
+    return (
+        bool(key)
+        and (key[0].isalpha() or key[0] == "_")
+        and all(c.isalnum() or c in "-_." for c in key)
+    )

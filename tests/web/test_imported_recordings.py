@@ -1,0 +1,173 @@
+"""Recordings pushed from a node to a real ``serve`` (``b3scale recordings push``), listed and
+played after their node is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import aiohttp
+
+from b3scale.bbb.request import Request
+from b3scale.cluster import meeting_ids
+from b3scale.sim.node import SimNode
+from b3scale.sim.state import Recording, internal_meeting_id
+from b3scale.store.db import Database
+from b3scale.store.frontends import insert_frontend
+from b3scale.web.api.auth import sign_token
+from tests.support.process import Serve, run_b3scale
+from tests.support.services import free_port
+
+SECRET = "recordings-api-secret-0123456789-abcdef"
+ADMIN = {"Authorization": f"Bearer {sign_token(SECRET, 'admin', 'b3scale:admin', 600)}"}
+NODE_TOKEN = sign_token(SECRET, "bbb-one", "b3scale:node", 600)
+
+
+async def bbb(
+    session: aiohttp.ClientSession, serve: Serve, key: str, call: str, params: dict[str, str]
+) -> ET.Element:
+    query = Request.build(call, params).signed_query(f"{key}-secret")
+    async with session.get(f"{serve.url}/bbb/{key}/bigbluebutton/api/{call}?{query}") as resp:
+        return ET.fromstring(await resp.read())
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_a_pushed_recording_outlives_its_node(
+    db: Database, migrated_db_url: str, tmp_path: Path
+) -> None:
+    published = tmp_path / "published"
+    node = SimNode(secret="node-secret", published_dir=published)
+    await node.start()
+    store = tmp_path / "store"
+    port = free_port()
+    with Serve(
+        port=port,
+        B3SCALE_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        B3SCALE_DB_URL=migrated_db_url,
+        B3SCALE_API_JWT_SECRET=SECRET,
+        B3SCALE_RECORDINGS_DIR=str(store),
+    ) as serve:
+        await asyncio.to_thread(serve.wait_healthy)
+        async with (
+            aiohttp.ClientSession(headers=ADMIN) as admin,
+            admin.post(
+                f"{serve.url}/api/v1/backends",
+                json={"bbb": {"host": node.api_url, "secret": node.secret}},
+            ) as resp,
+        ):
+            assert resp.status == 201
+            backend_id = (await resp.json())["id"]
+        await insert_frontend(db, "fe1", "fe1-secret")
+        await insert_frontend(db, "fe2", "fe2-secret")
+        encoded = meeting_ids.encode("fe1", "lecture")
+        record_id = internal_meeting_id(encoded, int(time.time() * 1000))
+        node.add_recording(
+            Recording(record_id, encoded, "Lecture 1", 1, 2, metadata={"gl-listed": "true"})
+        )
+        folder = published / "presentation" / record_id
+        video = "video/webcams.webm"
+
+        # A push broken off after 5 MiB of the video, then pushed again: it resumes.
+        half = (folder / video).read_bytes()[: 5 * 1024 * 1024]
+        address = f"{serve.url}/api/v1/recording-files/{record_id}/presentation/{video}"
+        auth = {"Authorization": f"Bearer {NODE_TOKEN}"}
+        async with (
+            aiohttp.ClientSession(headers=auth) as pusher,
+            pusher.put(address + "?offset=0", data=io.BytesIO(half)) as resp,
+        ):
+            assert resp.status == 200 and (await resp.json())["partial"] == len(half)
+        env = {
+            "B3SCALE_API_URL": serve.url,
+            "B3SCALE_API_ACCESS_TOKEN": NODE_TOKEN,
+        }
+        push = await asyncio.to_thread(
+            run_b3scale, "recordings", "push", record_id, "--published-dir", str(published), **env
+        )
+        assert push.returncode == 0, push.stderr
+        assert "4 files sent, 0 already there" in push.stdout
+        for name in ("index.html", "shapes.svg", "presentation/slide-1.png", video):
+            stored = store / "presentation" / record_id / name
+            assert sha256(stored) == sha256(folder / name), name
+        assert not list(store.rglob("*.b3s-part"))
+        # It resumed at 5 MiB: the video's remaining 15 MiB took one part and the last one
+        # (from the start it would have taken two and the last); with the broken-off push,
+        # two parts that completed no file.
+        async with aiohttp.ClientSession() as http, http.get(f"{serve.url}/metrics") as resp:
+            metrics = await resp.text()
+        parts = [
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("b3scale_http_requests_total{")
+            and 'method="PUT"' in line
+            and "recording-files" in line
+            and 'status="200"' in line
+        ]
+        assert parts == [2]
+        again = await asyncio.to_thread(
+            run_b3scale, "recordings", "push", record_id, "--published-dir", str(published), **env
+        )
+        assert again.returncode == 0 and "0 files sent, 4 already there" in again.stdout
+
+        # The node is decommissioned and deleted: its recording is still listed and plays.
+        await node.close()
+        async with (
+            aiohttp.ClientSession(headers=ADMIN) as admin,
+            admin.delete(f"{serve.url}/api/v1/backends/{backend_id}?force=true") as resp,
+        ):
+            assert resp.status == 200
+        async with aiohttp.ClientSession() as http:
+            for params in ({"meetingID": "lecture"}, {"recordID": record_id}):
+                found = await bbb(http, serve, "fe1", "getRecordings", params)
+                recordings = found.findall("recordings/recording")
+                assert [r.findtext("recordID") for r in recordings] == [record_id], params
+                recording = recordings[0]
+                assert recording.findtext("meetingID") == "lecture"
+                assert recording.findtext("metadata/gl-listed") == "true"
+                url = recording.findtext("playback/format/url") or ""
+                assert url.startswith(serve.url + "/playback/presentation/2.3/")
+            base = f"{serve.url}/presentation/{record_id}"
+            async with http.get(f"{base}/{video}") as resp:
+                assert resp.status == 200
+                assert hashlib.sha256(await resp.read()).hexdigest() == sha256(folder / video)
+            async with http.get(f"{base}/../../etc/passwd") as resp:
+                assert resp.status == 404
+
+            # Another tenant can neither see nor change it.
+            other = await bbb(http, serve, "fe2", "getRecordings", {"recordID": record_id})
+            assert other.findtext("messageKey") == "noRecordings"
+            for call, extra in (
+                ("publishRecordings", {"publish": "false"}),
+                ("deleteRecordings", {}),
+            ):
+                answer = await bbb(http, serve, "fe2", call, {"recordID": record_id, **extra})
+                assert answer.findtext("messageKey") == "notFound", call
+            assert (store / "presentation" / record_id / video).is_file()
+
+            # Its own tenant unpublishes (the files stop answering), republishes, deletes.
+            answer = await bbb(
+                http, serve, "fe1", "publishRecordings", {"recordID": record_id, "publish": "false"}
+            )
+            assert answer.findtext("published") == "false"
+            async with http.get(f"{base}/{video}") as resp:
+                assert resp.status == 404
+            hidden = await bbb(http, serve, "fe1", "getRecordings", {"meetingID": "lecture"})
+            assert hidden.findtext("recordings/recording/state") == "unpublished"
+            await bbb(
+                http, serve, "fe1", "publishRecordings", {"recordID": record_id, "publish": "true"}
+            )
+            async with http.get(f"{base}/index.html") as resp:
+                assert resp.status == 200
+            deleted = await bbb(http, serve, "fe1", "deleteRecordings", {"recordID": record_id})
+            assert deleted.findtext("deleted") == "true"
+            gone = await bbb(http, serve, "fe1", "getRecordings", {"recordID": record_id})
+            assert gone.findtext("messageKey") == "noRecordings"
+        assert not (store / "presentation" / record_id).exists()
+        assert urllib.parse.quote(NODE_TOKEN) not in serve.output
