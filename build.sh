@@ -21,13 +21,18 @@ system_packages() {
     local missing=()
     have_postgres || missing+=(postgresql)
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    if [ "${1:-}" = "browser" ]; then
+        # Web pages are tested in a real headless browser (Debian's, nothing downloaded).
+        command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+        command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+    fi
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${missing[*]} with apt-get"
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        say "please install: ${missing[*]} (PostgreSQL server binaries and redis-server)"
+        say "please install: ${missing[*]} (PostgreSQL server binaries, redis-server; for the tests chromium and chromium-driver)"
         exit 1
     fi
 }
@@ -51,7 +56,7 @@ check() {
 }
 
 cmd_test() {
-    system_packages
+    system_packages browser
     venv
     check
     say "pytest"

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from b3scale.bbb.recording_metadata import RecordingMetadata
 from b3scale.cluster import meeting_ids
+from b3scale.cluster.recording_access import protected_link
 from b3scale.store import frontends as frontend_store
 from b3scale.store import recordings as store
 from b3scale.store.db import Database
@@ -39,6 +40,7 @@ async def import_recording(
     if frontend is None:
         raise ImportRefused(f"the recording's meeting {found.meeting_id!r} is no frontend's")
     external = decoded[1] if decoded else found.meeting_id
+    published, protected = visibility(frontend.settings, found.published)
     fmt = dict(found.format)
     if fmt:
         fmt["url"] = on_playback_host(str(fmt.get("url", "")), playback_url)
@@ -56,9 +58,9 @@ async def import_recording(
                 node_meeting_id=found.meeting_id,
                 name=found.name,
                 is_breakout=found.is_breakout,
-                published=found.published,
-                state=found.state if found.state in ("published", "unpublished") else "published",
-                protected=False,
+                published=published,
+                state="published" if published else "unpublished",
+                protected=protected,
                 start_time=found.start_time,
                 end_time=found.end_time,
                 participants=found.participants,
@@ -70,6 +72,30 @@ async def import_recording(
         )
     except PermissionError:
         raise ImportRefused("a recording with this ID belongs to another frontend") from None
+
+
+#: The frontend setting ``recordings.visibility_override`` (b3scale's values): (published,
+#: protected) of every recording imported for the frontend.
+VISIBILITY = {
+    "published": (True, False),
+    "public": (True, False),
+    "unpublished": (False, False),
+    "protected": (True, True),
+    "public_protected": (True, True),
+}
+
+
+def visibility(settings: dict[str, Any], published: bool) -> tuple[bool, bool]:
+    recordings = settings.get("recordings")
+    override = recordings.get("visibility_override") if isinstance(recordings, dict) else None
+    return (
+        VISIBILITY.get(override, (published, False))
+        if isinstance(override, str)
+        else (
+            published,
+            False,
+        )
+    )
 
 
 def _el(name: str, value: object) -> str:
@@ -100,10 +126,17 @@ def _format_xml(fmt: dict[str, Any]) -> str:
     )
 
 
-def recording_xml(row: RecordingRow) -> bytes:
-    """The ``<recording>`` element as BBB writes it in getRecordings."""
+def recording_xml(row: RecordingRow, link_key: bytes) -> bytes:
+    """The ``<recording>`` element as BBB writes it in getRecordings; a protected recording's
+    playback URLs are signed links that expire (``link_key`` signs them)."""
     metadata = "".join(_el(k, v) for k, v in row.metadata.items() if _is_name(k))
-    formats = "".join(_format_xml(f) for f in row.formats)
+    shown = row.formats
+    if row.protected:
+        shown = [
+            {**f, "url": protected_link(link_key, row.record_id, str(f.get("url", "")))}
+            for f in row.formats
+        ]
+    formats = "".join(_format_xml(f) for f in shown)
     return (
         "<recording>"
         + _el("recordID", row.record_id)

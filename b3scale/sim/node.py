@@ -139,6 +139,8 @@ class SimNode:
     calls: list[str] = field(default_factory=list)
     #: Where recordings are published as files (BBB's /var/bigbluebutton/published); None: not.
     published_dir: Path | None = None
+    #: The formats a recording is published in (presentation, video).
+    published_formats: tuple[str, ...] = ("presentation",)
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -577,7 +579,7 @@ class SimNode:
             recording.playback_url = f"{self.url}/playback/presentation/2.3/{recording.record_id}"
         self.recordings[recording.record_id] = recording
         if self.published_dir is not None:
-            write_published(recording, self.url, self.published_dir)
+            write_published(recording, self.url, self.published_dir, self.published_formats)
         return recording
 
     def _select_recordings(self, request: Request) -> list[Recording]:

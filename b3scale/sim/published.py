@@ -20,9 +20,13 @@ def _video(record_id: str, size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
-def metadata_xml(recording: Recording, node_url: str) -> bytes:
+def metadata_xml(recording: Recording, node_url: str, fmt: str = "presentation") -> bytes:
     meta = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in recording.metadata.items())
-    link = f"{node_url}/playback/presentation/2.3/{recording.record_id}"
+    link = (
+        f"{node_url}/playback/presentation/2.3/{recording.record_id}"
+        if fmt == "presentation"
+        else f"{node_url}/playback/{fmt}/{recording.record_id}/"
+    )
     image = f"{node_url}/presentation/{recording.record_id}/presentation/slide-1.png"
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<recording>'
@@ -32,7 +36,7 @@ def metadata_xml(recording: Recording, node_url: str) -> bytes:
         f"<meeting id={quoteattr(recording.record_id)} externalId={quoteattr(recording.meeting_id)}"
         f' name={quoteattr(recording.name)} breakout="false"/>'
         f"<meta>{meta}</meta>"
-        "<playback><format>presentation</format>"
+        f"<playback><format>{fmt}</format>"
         f"<link>{escape(link)}</link><processing_time>5120</processing_time>"
         "<duration>600000</duration><size>2048</size>"
         f'<extensions><preview><images><image width="176" height="136" alt="Slide 1">'
@@ -40,9 +44,27 @@ def metadata_xml(recording: Recording, node_url: str) -> bytes:
     ).encode()
 
 
-def write_published(recording: Recording, node_url: str, root: Path) -> Path:
-    """The recording's presentation format under ``root``; returns its folder."""
-    folder = root / "presentation" / recording.record_id
+def write_published(
+    recording: Recording, node_url: str, root: Path, formats: tuple[str, ...] = ("presentation",)
+) -> Path:
+    """The recording's formats under ``root`` (presentation: the player's data; video: a
+    page with the video, as BBB's video format has); returns the first format's folder."""
+    folders = [_write_format(recording, node_url, root, fmt) for fmt in formats]
+    return folders[0]
+
+
+def _write_format(recording: Recording, node_url: str, root: Path, fmt: str) -> Path:
+    folder = root / fmt / recording.record_id
+    if fmt != "presentation":
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metadata.xml").write_bytes(metadata_xml(recording, node_url, fmt))
+        (folder / "video-0.m4v").write_bytes(_video(recording.record_id, 64 * 1024))
+        (folder / "index.html").write_text(
+            f"<!DOCTYPE html><html><head><title>{escape(recording.name)}</title></head>"
+            f'<body><h1 id="title">{escape(recording.name)}</h1>'
+            '<video src="video-0.m4v" controls></video></body></html>'
+        )
+        return folder
     (folder / "video").mkdir(parents=True, exist_ok=True)
     (folder / "presentation").mkdir(exist_ok=True)
     (folder / "metadata.xml").write_bytes(metadata_xml(recording, node_url))

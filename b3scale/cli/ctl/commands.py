@@ -390,15 +390,21 @@ def delete_backend(session: Session, host: str, force: bool, dry: bool) -> None:
 
 @delete.command("frontend")
 @click.argument("key")
+@click.option(
+    "--with-recordings", is_flag=True, help="Also delete its imported recordings and their files."
+)
 @DRY
 @pass_session
 @errors_as_one_line
-def delete_frontend(session: Session, key: str, dry: bool) -> None:
-    """Delete a frontend (its meetings keep running on their backends)."""
+def delete_frontend(session: Session, key: str, with_recordings: bool, dry: bool) -> None:
+    """Delete a frontend (its meetings keep running on their backends). One with imported
+    recordings needs --with-recordings."""
     frontend = need_frontend(session, key)
+    query = {"with_recordings": "true"} if with_recordings else {}
+    path = f"/frontends/{frontend['id']}"
     if dry:
-        return dry_run("DELETE", f"/frontends/{frontend['id']}")
-    session.send("DELETE", f"/frontends/{frontend['id']}")
+        return dry_run("DELETE", path + ("?with_recordings=true" if with_recordings else ""))
+    session.send("DELETE", path, **query)
     click.echo(f"frontend deleted: {key}")
     return None
 

@@ -123,7 +123,7 @@ def make_get_recordings(services: Services) -> Handler:
         )
         known = {r.record_id for r in imported}
         answers = await _ask_all(await _clients(services, ctx), ctx.request)
-        chunks = [recording_xml(r) for r in imported]
+        chunks = [recording_xml(r, services.retry_key) for r in imported]
         for _, resp in answers:
             # A recording imported and still on its node is listed once, as imported.
             chunks.extend(

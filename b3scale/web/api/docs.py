@@ -252,8 +252,14 @@ PATHS: dict[str, Any] = {
             requestBody=_body(inputs.FRONTEND_PATCH),
         ),
         "delete": _op(
-            "Delete a frontend (its meetings are forgotten)",
-            {"200": _json(_ref("Frontend"), "Deleted"), **NOT_FOUND},
+            "Delete a frontend (its meetings are forgotten); one with imported recordings "
+            "needs with_recordings=true (they and their files are deleted too)",
+            {
+                "200": _json(_ref("Frontend"), "Deleted"),
+                "409": _json(_ref("Error"), "It has imported recordings"),
+                **NOT_FOUND,
+            },
+            parameters=[{"name": "with_recordings", "in": "query", "schema": {"type": "boolean"}}],
         ),
     },
     "/api/v1/backends": {

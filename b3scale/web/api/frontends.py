@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
 from b3scale.store import frontends as store
+from b3scale.store import recordings as recording_store
 from b3scale.store.db import UniqueViolation
 from b3scale.store.frontends import Frontend
 from b3scale.web.api import inputs, schema
@@ -16,6 +18,7 @@ from b3scale.web.api.common import db, json_response, path_uuid
 from b3scale.web.api.errors import ApiError, not_found, validation_error
 from b3scale.web.api.merge import merge_patch
 from b3scale.web.api.shapes import frontend_json
+from b3scale.web.keys import RECORDING_FILES
 
 routes = web.RouteTableDef()
 
@@ -150,8 +153,22 @@ async def update_frontend(request: web.Request) -> web.Response:
 
 @routes.delete("/frontends/{id}")
 async def delete_frontend(request: web.Request) -> web.Response:
+    """A frontend with imported recordings is deleted only with ``with_recordings=true``
+    (they and their files go with it)."""
     frontend = await load(request)
+    recordings = await recording_store.select_recordings(db(request), frontend.id, states=None)
+    if recordings and request.query.get("with_recordings", "").lower() not in ("1", "true"):
+        raise ApiError(
+            409,
+            "has_recordings",
+            f"the frontend has {len(recordings)} imported recordings; delete with "
+            "with_recordings=true to delete them and their files too",
+        )
     await store.delete_frontend(db(request), frontend.id)
+    files = request.config_dict.get(RECORDING_FILES)
+    if files is not None:
+        for recording in recordings:
+            await asyncio.to_thread(files.remove, recording.record_id)
     body = frontend_json(frontend)
     body["active"] = False
     return json_response(body)
