@@ -9,7 +9,6 @@ HTTP 500, enforce one checksum algorithm, and stop listening and come back on th
 from __future__ import annotations
 
 import asyncio
-import email.policy
 import json
 import logging
 import random
@@ -17,7 +16,6 @@ import re
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +24,7 @@ from xml.sax.saxutils import quoteattr
 from aiohttp import web
 
 from b3scale.bbb import checksum
+from b3scale.bbb.multipart import multipart_file
 from b3scale.bbb.request import FORM_CONTENT_TYPE, Request, parse_query
 from b3scale.bbb.responses import (
     JSON_CONTENT_TYPE,
@@ -88,19 +87,6 @@ def redirect(location: str) -> web.Response:
 
 def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def multipart_file(body: bytes, content_type: str | None, name: str = "file") -> bytes | None:
-    """The content of the form field ``name`` in a multipart/form-data body."""
-    if media_type(content_type) != "multipart/form-data":
-        return None
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == name:
-            payload = part.get_payload(decode=True)
-            return payload if isinstance(payload, bytes) else b""
-    return None
 
 
 def boolean(value: str | None, default: bool = False) -> bool:

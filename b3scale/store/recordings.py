@@ -179,3 +179,13 @@ async def select_recording(db: Database | Session, record_id: str) -> RecordingR
         "SELECT " + _COLUMNS + " FROM recordings WHERE record_id = %s", (record_id,)
     )
     return RecordingRow.from_row(row) if row else None
+
+
+async def set_text_tracks(
+    db: Database | Session, frontend_id: UUID, record_id: str, tracks: list[dict[str, str]]
+) -> None:
+    await db.execute(
+        "UPDATE recordings SET text_tracks = %s, updated_at = now() "
+        "WHERE frontend_id = %s AND record_id = %s",
+        (json.dumps(tracks), frontend_id, record_id),
+    )

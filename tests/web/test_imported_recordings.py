@@ -140,6 +140,32 @@ async def test_a_pushed_recording_outlives_its_node(
             async with http.get(f"{base}/../../etc/passwd") as resp:
                 assert resp.status == 404
 
+            # Text tracks of an imported recording: kept by the cluster, served beside it.
+            query = Request.build(
+                "putRecordingTextTrack",
+                {"recordID": record_id, "kind": "subtitles", "lang": "de-DE", "label": "Deutsch"},
+            ).signed_query("fe1-secret")
+            form = aiohttp.FormData()
+            form.add_field("file", b"WEBVTT\n\n00:00.000 --> 00:01.000\nHallo\n", filename="de.vtt")
+            async with http.post(
+                f"{serve.url}/bbb/fe1/bigbluebutton/api/putRecordingTextTrack?{query}", data=form
+            ) as resp:
+                assert (await resp.json())["response"]["messageKey"] == "upload_text_track_success"
+            query = Request.build("getRecordingTextTracks", {"recordID": record_id}).signed_query(
+                "fe1-secret"
+            )
+            async with http.get(
+                f"{serve.url}/bbb/fe1/bigbluebutton/api/getRecordingTextTracks?{query}"
+            ) as resp:
+                [track] = (await resp.json())["response"]["tracks"]
+            assert (track["lang"], track["label"], track["kind"]) == (
+                "de-DE",
+                "Deutsch",
+                "subtitles",
+            )
+            async with http.get(track["href"]) as resp:
+                assert resp.status == 200 and b"Hallo" in await resp.read()
+
             # Another tenant can neither see nor change it.
             other = await bbb(http, serve, "fe2", "getRecordings", {"recordID": record_id})
             assert other.findtext("messageKey") == "noRecordings"

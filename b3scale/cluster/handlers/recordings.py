@@ -11,12 +11,15 @@ ones are changed here, and the nodes that still hold them are asked too.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from b3scale.bbb.client import BackendClient, BackendResponse, BackendUnavailable
+from b3scale.bbb.multipart import multipart_file
 from b3scale.bbb.request import Request
 from b3scale.bbb.responses import (
     JSON_CONTENT_TYPE,
@@ -179,6 +182,69 @@ async def _change_imported(services: Services, ctx: Context, record_ids: list[st
     return len(ids)
 
 
+_LANG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$")
+#: A caption file is a few hundred KiB at most.
+MAX_TEXT_TRACK = 4 * 1024 * 1024
+
+
+def _json_reply(response: dict[str, object]) -> Reply:
+    return Reply(json_document(response), content_type=JSON_CONTENT_TYPE)
+
+
+async def _imported_text_tracks(services: Services, ctx: Context, record_id: str) -> Reply | None:
+    """get/putRecordingTextTrack for an imported recording (None: not imported)."""
+    rows = await recording_store.select_recordings(
+        services.db, ctx.frontend.id, record_ids=[record_id], states=None
+    )
+    row = next((r for r in rows if r.record_id == record_id), None)
+    if row is None:
+        return None
+    if ctx.request.call == "getRecordingTextTracks":
+        return _json_reply({"returncode": "SUCCESS", "tracks": row.text_tracks})
+
+    def fail(key: str, message: str) -> Reply:
+        return _json_reply({"returncode": "FAILED", "messageKey": key, "message": message})
+
+    kind, lang = ctx.request.get("kind"), ctx.request.get("lang") or ""
+    if not kind:
+        return fail("paramError", "Missing param kind.")
+    if kind not in ("subtitles", "captions"):
+        return fail(
+            "invalidKind", f"Invalid kind parameter, expected='subtitles|captions' actual={kind}"
+        )
+    if not _LANG.match(lang):
+        return fail("invalidLang", "Malformed lang param")
+    data = multipart_file(ctx.request.body, ctx.request.content_type)
+    if not data or services.recording_files is None:
+        return fail("empty_uploaded_text_track", "Empty uploaded text track.")
+    if len(data) > MAX_TEXT_TRACK:
+        return fail("upload_text_track_failed", "The text track is too large.")
+    name = f"caption_{lang}.vtt"
+    files = services.recording_files
+    await asyncio.to_thread(files.append, record_id, "presentation", name, 0, data)
+    digest = hashlib.sha256(data).hexdigest()
+    await asyncio.to_thread(files.complete, record_id, "presentation", name, len(data), digest)
+    base = urlsplit(str(row.formats[0].get("url", ""))) if row.formats else None
+    origin = f"{base.scheme}://{base.netloc}" if base and base.netloc else ""
+    track = {
+        "href": f"{origin}/presentation/{record_id}/{name}",
+        "kind": kind,
+        "label": ctx.request.get("label") or lang,
+        "lang": lang,
+        "source": "upload",
+    }
+    tracks = [t for t in row.text_tracks if (t.get("kind"), t.get("lang")) != (kind, lang)]
+    await recording_store.set_text_tracks(services.db, ctx.frontend.id, record_id, [*tracks, track])
+    return _json_reply(
+        {
+            "returncode": "SUCCESS",
+            "messageKey": "upload_text_track_success",
+            "message": "Text track uploaded successfully",
+            "recordId": record_id,
+        }
+    )
+
+
 #: What publish/update/deleteRecordings answer, by call.
 CHANGE_ANSWERS = {
     "publishRecordings": "published",
@@ -224,6 +290,10 @@ def make_change(services: Services, *, json_answers: bool = False) -> Handler:
             "false",
         ):
             return Reply(failed("missingParamPublish"))
+        if json_answers:
+            answered = await _imported_text_tracks(services, ctx, record_ids[0])
+            if answered is not None:
+                return answered
         imported = 0 if json_answers else await _change_imported(services, ctx, record_ids)
         holdings = await _holdings(services, ctx, record_ids)
         if not holdings:
