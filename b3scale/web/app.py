@@ -21,7 +21,7 @@ from b3scale.config import Config
 from b3scale.store.db import Database, redact_dsn
 from b3scale.store.files import LocalFiles
 from b3scale.store.migrate import migrate
-from b3scale.web import bbbapi, health, node_callbacks, playback
+from b3scale.web import bbbapi, dashboard, health, node_callbacks, playback
 from b3scale.web.api.app import PREFIX, create_api
 from b3scale.web.api.auth import RECOMMENDED_SECRET_LENGTH
 from b3scale.web.keys import (
@@ -172,6 +172,7 @@ def create_app(config: Config) -> web.Application:
             )
     if config.api_jwt_secret:
         app.add_subapp(PREFIX, create_api(config.api_jwt_secret))
+        dashboard.add_routes(app)
         if len(config.api_jwt_secret.encode()) < RECOMMENDED_SECRET_LENGTH:
             log.warning(
                 "B3SCALE_API_JWT_SECRET is shorter than 32 bytes; tokens signed with "

@@ -10,6 +10,7 @@ from b3scale.sim.node import SimNode
 from b3scale.store.backends import Backend
 from b3scale.store.db import Database
 from b3scale.web.app import create_app
+from tests.support.browser import browser  # noqa: F401 - a fixture of the web tests
 from tests.support.cluster import App, add_backend
 
 #: The seed README's API secret ("fooo"), short on purpose.

@@ -7,14 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from b3scale.bbb.request import Request
@@ -28,26 +24,6 @@ from tests.support.process import Serve, run_b3scale
 from tests.support.services import free_port
 
 SECRET = "protected-api-secret-0123456789-abcdef"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail(
-            "Debian's chromium and chromium-driver are needed (./build.sh test installs them)"
-        )
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,800"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium'}")
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 async def recording_url(serve: Serve, key: str, record_id: str) -> str:

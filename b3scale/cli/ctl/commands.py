@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 import click
@@ -22,6 +23,8 @@ from b3scale.cli.ctl import (
 )
 from b3scale.cli.ctl.client import CtlError
 from b3scale.cli.ctl.output import print_table
+from b3scale.config import load_config
+from b3scale.web.api.auth import sign_token
 from b3scale.web.api.merge import merge_patch
 
 DRY = click.option("--dry", is_flag=True, help="Show what would be sent; change nothing.")
@@ -545,3 +548,60 @@ def show_recordings(session: Session, frontend_key: str | None) -> None:
         )
 
     emit(session, found, table)
+
+
+@ctl.command("dashboard")
+@pass_session
+@errors_as_one_line
+def dashboard(session: Session) -> None:
+    """Print a link that logs a browser in to the dashboard (valid 10 minutes)."""
+    secret = load_config().api_jwt_secret
+    if not secret:
+        raise CtlError("the dashboard link is signed with B3SCALE_API_JWT_SECRET: set it")
+    token = sign_token(secret, "b3scale-ctl", "b3scale:admin", 600)
+    click.echo(f"{session.api_url}/ui/#login={token}")
+
+
+def top_lines(backends: list[dict[str, Any]], frontends: list[dict[str, Any]]) -> list[str]:
+    """The overview `ctl top` prints: unhealthy backends first, then by load."""
+    rows = sorted(backends, key=lambda b: (bool(b["healthy"]), -float(b.get("load") or 0)))
+    down = sum(1 for b in backends if not b["healthy"])
+    meetings = sum(int(b["meetings_count"]) for b in backends)
+    attendees = sum(int(b["attendees_count"]) for b in backends)
+    lines = [
+        f"b3scale top — {time.strftime('%H:%M:%S')}: {len(backends)} backends ({down} down), "
+        f"{meetings} meetings, {attendees} attendees",
+        "",
+        f"{'BACKEND':<48} {'STATE':<14} {'HEALTH':<8} {'MEETINGS':>8} {'ATTENDEES':>9} "
+        f"{'LATENCY':>8}  LAST ERROR",
+    ]
+    for b in rows:
+        latency = f"{b['latency'] / 1e6:.0f} ms" if b.get("latency") else ""
+        lines.append(
+            f"{b['bbb']['host'][:48]:<48} {b['admin_state']:<14} "
+            f"{'up' if b['healthy'] else 'DOWN':<8} {b['meetings_count']:>8} "
+            f"{b['attendees_count']:>9} {latency:>8}  {(b.get('last_error') or '')[:60]}"
+        )
+    lines += ["", f"{'FRONTEND':<48} {'ACTIVE':<8}"]
+    lines += [f"{f['bbb']['key'][:48]:<48} {str(f['active']).lower():<8}" for f in frontends]
+    return lines
+
+
+@ctl.command("top")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between refreshes.")
+@click.option("--once", is_flag=True, help="Print once and exit (for scripts).")
+@pass_session
+@errors_as_one_line
+def top(session: Session, interval: float, once: bool) -> None:
+    """The cluster at a glance, refreshed every 2 s (Ctrl-C leaves)."""
+    try:
+        while True:
+            lines = top_lines(session.get("/backends"), session.get("/frontends"))
+            if not once:
+                click.clear()
+            click.echo("\n".join(lines))
+            if once:
+                return
+            time.sleep(max(0.5, interval))
+    except KeyboardInterrupt:
+        return
