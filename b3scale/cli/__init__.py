@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from b3scale import __version__
+from b3scale.cli.check import check
 from b3scale.cli.ctl import ctl
 from b3scale.cli.db import db
 from b3scale.cli.noded import noded
@@ -28,3 +29,4 @@ main.add_command(noded)
 main.add_command(ctl)
 main.add_command(sim)
 main.add_command(recordings)
+main.add_command(check)
