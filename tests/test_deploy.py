@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import ssl
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from b3scale.bbb.request import Request
 from b3scale.store.db import Database
+from b3scale.store.frontends import insert_frontend
 from b3scale.store.migrate import load_migrations
 from tests.support.process import ROOT, Serve, run_b3scale
+from tests.support.services import free_port
 
 CONTRIB = ROOT / "contrib"
 
@@ -141,3 +148,82 @@ def test_todays_serve_upgrades_the_first_releases_schema(empty_db_url: str) -> N
         assert serve.stop() == 0
     after = run_b3scale("db", "status", B3SCALE_DB_URL=empty_db_url)
     assert after.returncode == 0 and "pending" not in after.stdout
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None or shutil.which("openssl") is None,
+    reason="nginx (and openssl) not installed",
+)
+def test_through_nginx_over_tls_as_the_units_run_it(migrated_db_url: str, tmp_path: Path) -> None:
+    """What the unit runs (check, serve, check --healthz, SIGTERM) behind contrib's nginx
+    config with a self-signed certificate: /healthz and a signed BBB call over TLS."""
+    env = {"B3SCALE_DB_URL": migrated_db_url}
+    assert run_b3scale("check", **env).returncode == 0  # ExecStartPre
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"),
+         "-subj", "/CN=bbb.example.org"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with Serve(port=None, **env) as serve:  # ExecStart
+        ready = run_b3scale("check", "--healthz", B3SCALE_LISTEN_HTTP=f"127.0.0.1:{serve.port}")
+        assert ready.returncode == 0  # ExecStartPost
+        tls_port, plain_port = free_port(), free_port()
+        site = (CONTRIB / "nginx" / "b3scale.conf").read_text()
+        site = (
+            site.replace("server 10.0.0.11:42353", f"server 127.0.0.1:{serve.port}")
+            .replace("    server 10.0.0.12:42353 max_fails=3 fail_timeout=10s;\n", "")
+            .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{tls_port} ssl;")
+            .replace("listen 80;", f"listen 127.0.0.1:{plain_port};")
+            .replace("    listen [::]:443 ssl http2;\n", "")
+            .replace("    listen [::]:80;\n", "")
+            .replace("/etc/ssl/certs/bbb.example.org.pem", str(tmp_path / "cert.pem"))
+            .replace("/etc/ssl/private/bbb.example.org.key", str(tmp_path / "key.pem"))
+        )
+        (tmp_path / "site.conf").write_text(site)
+        (tmp_path / "nginx.conf").write_text(
+            f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+            f"events {{}}\nhttp {{\naccess_log off;\ninclude {tmp_path}/site.conf;\n}}\n"
+        )
+        nginx = subprocess.Popen(
+            ["nginx", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+            context.check_hostname = False
+            base = f"https://127.0.0.1:{tls_port}"
+
+            def fetch(path: str) -> tuple[int, bytes]:
+                for _ in range(50):
+                    try:
+                        with urllib.request.urlopen(base + path, context=context, timeout=5) as r:
+                            return r.status, r.read()
+                    except urllib.error.HTTPError as exc:
+                        return exc.code, exc.read()
+                    except OSError:
+                        time.sleep(0.1)  # nginx still starting
+                raise AssertionError("nginx did not answer")
+
+            status, body = fetch("/healthz")
+            assert status == 200, body
+            asyncio.run(_frontend(migrated_db_url))
+            # A query with characters nginx would re-encode if it rewrote the request line.
+            query = Request.build(
+                "isMeetingRunning", {"meetingID": "a room, with ~ and +"}
+            ).signed_query("fe-tls-secret")
+            status, body = fetch(f"/bbb/fe-tls/bigbluebutton/api/isMeetingRunning?{query}")
+            assert status == 200 and b"<returncode>SUCCESS</returncode>" in body, body
+        finally:
+            nginx.terminate()
+            nginx.wait(10)
+        assert serve.stop() == 0  # systemctl stop: SIGTERM, drained, exit 0
+
+
+async def _frontend(db_url: str) -> None:
+    db = await Database.connect(db_url, 1)
+    try:
+        await db.execute("DELETE FROM frontends WHERE key = 'fe-tls'")
+        await insert_frontend(db, "fe-tls", "fe-tls-secret")
+    finally:
+        await db.close()
