@@ -50,17 +50,22 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     assert "ExecStartPost=/usr/local/bin/b3scale check --healthz" in text
 
 
+def self_signed_certificate(folder: Path) -> None:
+    """cert.pem and key.pem in ``folder``, for bbb.example.org."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"),
+         "-subj", "/CN=bbb.example.org"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
 @pytest.mark.skipif(
     shutil.which("nginx") is None or shutil.which("openssl") is None,
     reason="nginx (and openssl) not installed",
 )
 def test_nginx_configs_pass_nginx_t(tmp_path: Path) -> None:
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"),
-         "-subj", "/CN=bbb.example.org"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    self_signed_certificate(tmp_path)
     includes = []
     for conf in sorted((CONTRIB / "nginx").glob("*.conf")):
         text = conf.read_text()
@@ -159,12 +164,7 @@ def test_through_nginx_over_tls_as_the_units_run_it(migrated_db_url: str, tmp_pa
     config with a self-signed certificate: /healthz and a signed BBB call over TLS."""
     env = {"B3SCALE_DB_URL": migrated_db_url}
     assert run_b3scale("check", **env).returncode == 0  # ExecStartPre
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"),
-         "-subj", "/CN=bbb.example.org"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    self_signed_certificate(tmp_path)
     with Serve(port=None, **env) as serve:  # ExecStart
         ready = run_b3scale("check", "--healthz", B3SCALE_LISTEN_HTTP=f"127.0.0.1:{serve.port}")
         assert ready.returncode == 0  # ExecStartPost

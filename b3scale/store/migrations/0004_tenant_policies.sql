@@ -63,6 +63,7 @@ DECLARE
     v_bridge text := NULL;
     v_old_bridge text := NULL;
     v_try integer;
+    v_refusal text := NULL;
 BEGIN
     PERFORM pg_advisory_xact_lock(p_lock);
     SELECT m.backend_id, m.voice_bridge,
@@ -90,46 +91,35 @@ BEGIN
         IF p_meetings_limit IS NOT NULL AND NOT p_breakout AND NOT v_replaced
            AND (SELECT count(*) FROM meetings m
                  WHERE m.frontend_id = p_frontend AND NOT m.is_breakout) >= p_meetings_limit THEN
-            RETURN QUERY SELECT 'meetingsLimitReached'::text, false, NULL::text, NULL::text,
-                NULL::uuid, NULL::uuid, NULL::text, NULL::boolean, NULL::boolean, NULL::bigint,
-                NULL::timestamptz, NULL::text, NULL::text, NULL::text, NULL::text,
-                NULL::boolean, NULL::text;
-            RETURN;
-        END IF;
-        IF p_unique_voice_bridge THEN
-            IF p_voice_bridge IS NOT NULL THEN
-                v_bridge := p_voice_bridge;
-            ELSIF v_old_bridge IS NOT NULL THEN
-                v_bridge := v_old_bridge;  -- re-placed: its dial-in number stays
-            END IF;
-            IF v_bridge IS NOT NULL AND EXISTS (
-                SELECT 1 FROM meetings m
-                 WHERE m.voice_bridge = v_bridge) THEN
-                IF p_voice_bridge IS NOT NULL THEN
-                    RETURN QUERY SELECT 'voiceBridgeInUse'::text, false, NULL::text, NULL::text,
-                        NULL::uuid, NULL::uuid, NULL::text, NULL::boolean, NULL::boolean,
-                        NULL::bigint, NULL::timestamptz, NULL::text, NULL::text, NULL::text,
-                        NULL::text, NULL::boolean, NULL::text;
-                    RETURN;
-                END IF;
+            v_refusal := 'meetingsLimitReached';
+        ELSIF p_unique_voice_bridge THEN
+            -- The frontend's own number, or (re-placed) the number the meeting had.
+            v_bridge := coalesce(p_voice_bridge, v_old_bridge);
+            IF v_bridge IS NOT NULL
+               AND EXISTS (SELECT 1 FROM meetings m WHERE m.voice_bridge = v_bridge) THEN
                 v_bridge := NULL;
+                IF p_voice_bridge IS NOT NULL THEN
+                    v_refusal := 'voiceBridgeInUse';
+                END IF;
             END IF;
             v_try := 0;
-            WHILE v_bridge IS NULL AND v_try < 100 LOOP
+            WHILE v_refusal IS NULL AND v_bridge IS NULL AND v_try < 100 LOOP
                 v_bridge := (10000 + floor(random() * 90000))::integer::text;
-                IF EXISTS (SELECT 1 FROM meetings m
-                            WHERE m.voice_bridge = v_bridge) THEN
+                IF EXISTS (SELECT 1 FROM meetings m WHERE m.voice_bridge = v_bridge) THEN
                     v_bridge := NULL;
                 END IF;
                 v_try := v_try + 1;
             END LOOP;
             IF v_bridge IS NULL THEN
-                RETURN QUERY SELECT 'voiceBridgeInUse'::text, false, NULL::text, NULL::text,
-                    NULL::uuid, NULL::uuid, NULL::text, NULL::boolean, NULL::boolean,
-                    NULL::bigint, NULL::timestamptz, NULL::text, NULL::text, NULL::text,
-                    NULL::text, NULL::boolean, NULL::text;
-                RETURN;
+                v_refusal := 'voiceBridgeInUse';
             END IF;
+        END IF;
+        IF v_refusal IS NOT NULL THEN
+            RETURN QUERY SELECT v_refusal, false, NULL::text, NULL::text, NULL::uuid,
+                NULL::uuid, NULL::text, NULL::boolean, NULL::boolean, NULL::bigint,
+                NULL::timestamptz, NULL::text, NULL::text, NULL::text, NULL::text,
+                NULL::boolean, NULL::text;
+            RETURN;
         END IF;
         SELECT b.id INTO v_chosen
           FROM backends b

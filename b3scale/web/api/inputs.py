@@ -132,6 +132,14 @@ FRONTEND: Schema = {
     },
 }
 
+#: A node's API URL (normalised by the handlers).
+HOST = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": HOST_MAX,
+    "description": "The node's API URL, http:// or https://",
+}
+
 #: A node agent's reference: its token's sub (b3scale ctl auth authorize_node_agent --ref).
 AGENT_REF = {
     "type": "string",
@@ -151,12 +159,7 @@ BACKEND: Schema = {
             "type": "object",
             "required": ["host", "secret"],
             "properties": {
-                "host": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": HOST_MAX,
-                    "description": "The node's API URL, http:// or https://",
-                },
+                "host": HOST,
                 "secret": SECRET,
             },
         },
@@ -198,12 +201,7 @@ AGENT_BACKEND: Schema = {
     "type": "object",
     "required": ["host", "secret"],
     "properties": {
-        "host": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": HOST_MAX,
-            "description": "The node's API URL, http:// or https://",
-        },
+        "host": HOST,
         "secret": SECRET,
         "load_factor": BACKEND["properties"]["load_factor"],
         "register": {
