@@ -36,10 +36,11 @@ class RecordingMetadata:
 
 
 def _int(text: str | None) -> int:
-    try:
-        return int((text or "0").strip())
-    except ValueError:
+    """A count or a time in ms; anything else (or beyond PostgreSQL's bigint) is 0."""
+    digits = (text or "0").strip()
+    if not digits.isdigit() or len(digits) > 18:
         return 0
+    return int(digits)
 
 
 def parse_metadata(body: bytes) -> RecordingMetadata:

@@ -32,7 +32,10 @@ def sign(key: bytes, purpose: str, claims: dict[str, Any]) -> str:
 
 
 def read(key: bytes, purpose: str, token: str) -> dict[str, Any] | None:
-    """The claims of a token signed for ``purpose`` with ``key``; None for anything else."""
+    """The claims of a token signed for ``purpose`` with ``key``; None for anything else
+    (a token from a URL or a cookie may hold anything, non-ASCII too)."""
+    if not token.isascii():
+        return None
     payload, _, signature = token.partition(".")
     if not signature or not hmac.compare_digest(signature, _mac(key, purpose, payload)):
         return None

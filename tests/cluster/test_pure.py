@@ -97,6 +97,9 @@ def test_retry_tokens() -> None:
     evil = join_pages.make_retry_token(b"k", "https://evil.example/", now=1000)
     assert join_pages.read_retry_token(b"k", evil, now=1001) is None
     assert join_pages.read_retry_token(b"k", "garbage", now=1001) is None
+    # Tokens come from URLs and cookies: anything at all is "no token", never an exception.
+    for odd in ("é.é", "abc.d\u00e9f", "\u00e9", ".", "..", "a" * 5000 + "." + "b"):
+        assert join_pages.read_retry_token(b"k", odd, now=1001) is None
 
 
 @pytest.mark.parametrize(

@@ -137,3 +137,14 @@ async def test_own_documents_never_carry_characters_xml_cannot(db: Database, gat
     from b3scale.bbb.responses import failed
 
     ET.fromstring(failed("x", "bad \x00\x01\ud800 text"))
+
+
+async def test_signed_paths_with_odd_tokens_are_refused_not_crashed(gateway: App) -> None:
+    # Non-ASCII in a token once reached hmac.compare_digest (TypeError, a 500).
+    for path, expected in (
+        ("/b3s/retry-join/%C3%A9.%C3%A9", 404),
+        ("/b3s/retry-join/..", 404),
+        ("/b3s/callback/%C3%A9x.y", 404),
+    ):
+        status, _, _ = await raw(gateway, path)
+        assert status == expected, path
