@@ -45,14 +45,16 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def running_api(pg_admin_dsn: str) -> Iterator[str]:
+def running_api(pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     name = f"b3scale_schema_{uuid.uuid4().hex[:8]}"
+    recordings = tmp_path_factory.mktemp("recordings")
     asyncio.run(admin_execute(pg_admin_dsn, f"CREATE DATABASE {name}"))
     try:
         with Serve(
             B3SCALE_DB_URL=dsn_for(pg_admin_dsn, name),
             B3SCALE_API_JWT_SECRET=API_SECRET,
             B3SCALE_POLL_INTERVAL="300",
+            B3SCALE_RECORDINGS_DIR=str(recordings),
         ) as serve:
             serve.wait_healthy()
             yield serve.url
@@ -82,7 +84,8 @@ def operations(url: str) -> list[Any]:
     ],
     ids=["positive", "negative"],
 )
-@pytest.mark.parametrize("scope", ["b3scale b3scale:admin", "b3scale"])
+# A node agent's token too: the agent's and the recordings push's endpoints take its input.
+@pytest.mark.parametrize("scope", ["b3scale b3scale:admin", "b3scale", "b3scale:node"])
 def test_every_operation_answers_as_documented(
     running_api: str, mode: GenerationMode, checks: list[Any], scope: str
 ) -> None:
@@ -93,6 +96,15 @@ def test_every_operation_answers_as_documented(
         http.post(
             f"{running_api}/api/v1/frontends",
             json={"bbb": {"key": f"fe-{uuid.uuid4().hex[:6]}", "secret": "abc"}},
+            headers=admin,
+        )
+        # The node token's own backend (its sub), so agent calls get past "not registered".
+        http.post(
+            f"{running_api}/api/v1/backends",
+            json={
+                "bbb": {"host": "http://127.0.0.1:9/bigbluebutton/api/", "secret": "abc"},
+                "agent_ref": "tenant-1",
+            },
             headers=admin,
         )
         tested = 0
