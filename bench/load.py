@@ -27,6 +27,8 @@ class Result:
     max_ms: float
     #: CPU time serve spent per request in this scenario (None: not measured, a ceiling).
     serve_cpu_ms: float | None = None
+    #: CPU time PostgreSQL's processes spent per request in this scenario.
+    db_cpu_ms: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from b3scale.bbb.request import Request
+import psycopg2
+
+from b3scale.bbb.request import Request, api_base_url
 from b3scale.store.embedded import LocalCluster
 from b3scale.web.api.auth import sign_token
 from bench.load import Result, drive, have_wrk, wrk
@@ -130,6 +133,20 @@ def cpu_percent(pid: int, seconds: float) -> float:
     return round(100 * (cpu_seconds(pid) - before) / seconds, 1)
 
 
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU time of a process and its children (PostgreSQL's postmaster and backends)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        pid = int(stat.parent.name)
+        if pid == root_pid or int(fields[1]) == root_pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -185,13 +202,24 @@ def register(
 
 
 @contextmanager
-def throwaway_postgres(prefix: str) -> Iterator[tuple[LocalCluster, Path]]:
+def throwaway_postgres(
+    prefix: str, settings: dict[str, str] | None = None
+) -> Iterator[tuple[LocalCluster, Path]]:
     """A PostgreSQL with stock settings on a free port, in a folder removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     work.chmod(0o755)  # the postgres user must reach its data folder
     (work / "pg").mkdir()
     (work / "pg").chmod(0o755)
-    cluster = LocalCluster(work / "pg", tcp_port=free_port(), durable=False)
+    cluster = LocalCluster(
+        work / "pg",
+        tcp_port=free_port(),
+        durable=False,
+        # Which statements cost what (read with --profile); negligible overhead otherwise.
+        settings={
+            "shared_preload_libraries": "pg_stat_statements",
+            "pg_stat_statements.track": "all",
+        },
+    )
     cluster.start()
     try:
         yield cluster, work
@@ -209,6 +237,17 @@ class Bench:
         self.facts: dict[str, Any] = {}
         #: serve's process, whose CPU time each scenario on it is charged with.
         self.serve_pid: int | None = None
+        #: With --env: variables for serve (B3SCALE_* from the caller's environment are not
+        #: passed on, so a run measures the defaults unless it says otherwise).
+        self.serve_env: dict[str, str] = {}
+        #: With --only: the GET scenarios to run (the others, ceilings and idle are skipped).
+        self.only: set[str] = set()
+        #: PostgreSQL's postmaster, whose processes' CPU time each scenario is charged with.
+        self.postgres_pid: int | None = None
+        #: The database as its superuser (pg_stat_statements, with --profile).
+        self.admin_dsn = ""
+        #: With --profile: where py-spy writes each scenario's collapsed stacks of serve.
+        self.profile_dir: Path | None = None
 
     def gateway_url(self, base: str, key: str, call: str, params: dict[str, str]) -> str:
         query = Request.build(call, params).signed_query(f"{key}-secret")
@@ -218,6 +257,8 @@ class Bench:
         self, scenario: str, url: str, ok: tuple[int, ...] = (200,), clients: int = CONCURRENCY
     ) -> Result:
         """A repeatable GET: wrk when installed, else the aiohttp client."""
+        if self.only and scenario not in self.only:
+            return Result(scenario, "skipped", 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
         with self.charged(scenario):
             return self._get(scenario, url, ok, clients)
 
@@ -226,13 +267,67 @@ class Bench:
         """Adds serve's CPU time per request to the scenario's result (not to the ceilings,
         which do not run on serve)."""
         before = cpu_seconds(self.serve_pid) if self.serve_pid else None
-        yield
+        db_before = tree_cpu_seconds(self.postgres_pid) if self.postgres_pid else 0.0
+        with self.profiled(scenario):
+            yield
         if before is None or scenario.startswith("ceiling") or not self.results:
             return
         result = self.results[-1]
         spent = cpu_seconds(self.serve_pid) - before if self.serve_pid else 0.0
+        db_spent = tree_cpu_seconds(self.postgres_pid) - db_before if self.postgres_pid else 0.0
         if result.scenario == scenario and result.requests:
             result.serve_cpu_ms = round(spent * 1000 / result.requests, 3)
+            result.db_cpu_ms = round(db_spent * 1000 / result.requests, 3)
+
+    @contextmanager
+    def profiled(self, scenario: str) -> Iterator[None]:
+        """With --profile, samples serve with py-spy while the scenario runs (collapsed stacks,
+        one file per scenario: ``bench/results/profile-*/<scenario>.txt``)."""
+        if self.profile_dir is None or self.serve_pid is None or scenario.startswith("ceiling"):
+            yield
+            return
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        out = self.profile_dir / f"{scenario.replace(' ', '_').replace(',', '')}.txt"
+        self.statements(None)
+        spy = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(self.serve_pid),
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--nonblocking",
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)  # py-spy attaches
+        try:
+            yield
+        finally:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+            self.statements(out.with_suffix(".sql.txt"))
+
+    def statements(self, out: Path | None) -> None:
+        """With ``out``: the statements that cost the database most since the last reset
+        (pg_stat_statements), written there; then the counts start again."""
+        with psycopg2.connect(self.admin_dsn) as conn, conn.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            if out is not None:
+                cur.execute(
+                    "SELECT calls, round(total_exec_time::numeric, 1),"
+                    " round(mean_exec_time::numeric, 3), left(regexp_replace(query, '\\s+', ' ',"
+                    " 'g'), 300) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25"
+                )
+                lines = [f"{c:>8} calls {t:>10} ms total {m:>8} ms mean  {q}" for c, t, m, q in cur]
+                out.write_text("\n".join(lines) + "\n")
+            cur.execute("SELECT pg_stat_statements_reset()")
 
     def _get(self, scenario: str, url: str, ok: tuple[int, ...], clients: int) -> Result:
         if have_wrk():
@@ -253,8 +348,16 @@ class Bench:
 
     def run(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("B3SCALE_")}
-        with throwaway_postgres("b3scale-bench-") as (cluster, work):
+        # With --profile, which statements cost what (pg_stat_statements, inside functions too).
+        settings = (
+            {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
+            if self.profile_dir
+            else None
+        )
+        with throwaway_postgres("b3scale-bench-", settings) as (cluster, work):
             self.workdir = work
+            self.postgres_pid = int((cluster.data / "postmaster.pid").read_text().split()[0])
+            self.admin_dsn = f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres"
             self._run(cluster, env)
 
     def _run(self, cluster: LocalCluster, env: dict[str, str]) -> None:
@@ -275,6 +378,7 @@ class Bench:
                     "B3SCALE_DB_POOL_SIZE": "32",
                     "B3SCALE_API_JWT_SECRET": API_SECRET,
                     "B3SCALE_LISTEN_HTTP": f"127.0.0.1:{serve_port}",
+                    **self.serve_env,
                 },
                 self.workdir / "serve.log",
             ) as serve,
@@ -284,6 +388,7 @@ class Bench:
             base = f"http://127.0.0.1:{serve_port}"
             wait_http(f"{base}/healthz")
             self.facts["serve_rss_mb_idle"] = rss_mb(serve.pid)
+            self.facts["serve_env"] = self.serve_env
             keys = [f"fe{i}" for i in range(plan.frontends)]
             frontends = {key: f"{key}-secret" for key in [*keys, FILLER]}
             register(base, nodes, frontends)
@@ -354,9 +459,12 @@ class Bench:
         )
         # The same call straight to the node that holds the meeting: what the node (here, the
         # simulator sharing the cores) adds, apart from b3scale.
-        direct = self._node_url(base, keys[0], "burst-1", "isMeetingRunning")
-        if direct:
-            self.get("ceiling: isMeetingRunning on its node", direct)
+        node = self._node_of(base, keys[0], "burst-1")
+        if node:
+            request = Request.build("isMeetingRunning", {"meetingID": node[2]})
+            self.get("ceiling: isMeetingRunning on its node", request.url(node[0], node[1]))
+        if self.only:
+            return
         # 4. The ceilings, on the same machine in the same run.
         bare_port, proxy_port = free_port(), free_port()
         with (
@@ -368,14 +476,23 @@ class Bench:
                     "bench.bare",
                     "proxy",
                     str(proxy_port),
-                    nodes[0]["api_url"],
-                    nodes[0]["secret"],
+                    # The node of the measured meeting (the forwarding ceilings ask about it).
+                    api_base_url(node[0]) if node else nodes[0]["api_url"],
+                    node[1] if node else nodes[0]["secret"],
                 ]
             ),
         ):
             wait_port(bare_port)
             wait_port(proxy_port)
             self.get("ceiling: bare handler", f"http://127.0.0.1:{bare_port}/join", ok=(302,))
+            if node:
+                # The same forwarding calls through a bare proxy to the meeting's node.
+                for call in ("isMeetingRunning", "getMeetingInfo"):
+                    query = Request.build(call, {"meetingID": node[2]}).query
+                    self.get(
+                        f"ceiling: bare proxy {call}",
+                        f"http://127.0.0.1:{proxy_port}/{call}?{query}",
+                    )
 
             def proxy_query(i: int) -> str:
                 return Request.build("create", {"meetingID": f"proxy-{i}", "name": "P"}).query
@@ -400,16 +517,16 @@ class Bench:
         time.sleep(20 if plan.idle_seconds > 5 else 0)
         self.facts["serve_idle_cpu_percent_big_cluster"] = cpu_percent(serve_pid, plan.idle_seconds)
 
-    def _node_url(self, base: str, key: str, meeting: str, call: str) -> str | None:
-        """The signed URL of ``call`` for ``meeting`` on the backend that holds it."""
+    def _node_of(self, base: str, key: str, meeting: str) -> tuple[str, str, str] | None:
+        """The API URL and secret of the backend holding ``meeting``, and the meetingID it
+        knows the meeting by."""
         [frontend] = api("GET", f"{base}/api/v1/frontends?key={key}")
         meetings = api("GET", f"{base}/api/v1/meetings?frontend_id={frontend['id']}")
         found = [m for m in meetings if m["meeting_id"] == meeting and m["backend_id"]]
         if not found:
             return None
         backend = api("GET", f"{base}/api/v1/backends/{found[0]['backend_id']}")
-        request = Request.build(call, {"meetingID": found[0]["id"]})
-        return request.url(backend["bbb"]["host"], backend["bbb"]["secret"])
+        return backend["bbb"]["host"], backend["bbb"]["secret"], found[0]["id"]
 
     def _fill(self, base: str, more: int) -> None:
         """``more`` meetings of the frontend FILLER, created through the gateway."""
@@ -438,6 +555,12 @@ class Bench:
         self.facts["ratios"] = {
             "join / bare handler": ratio("join", "ceiling: bare handler"),
             "create / bare proxy": ratio("create", "ceiling: bare proxy create"),
+            "isMeetingRunning / bare proxy": ratio(
+                "isMeetingRunning", "ceiling: bare proxy isMeetingRunning"
+            ),
+            "getMeetingInfo / bare proxy": ratio(
+                "getMeetingInfo", "ceiling: bare proxy getMeetingInfo"
+            ),
         }
         return {
             "machine": {
@@ -456,7 +579,7 @@ class Bench:
 def print_table(report: dict[str, Any]) -> None:
     header = (
         f"{'scenario':<28}{'tool':>16}{'requests':>10}{'errors':>8}{'req/s':>10}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'cpu ms/req':>11}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'cpu ms/req':>11}{'db cpu ms':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -464,7 +587,7 @@ def print_table(report: dict[str, Any]) -> None:
         print(
             f"{r['scenario']:<28}{r['tool']:>16}{r['requests']:>10}{r['errors']:>8}"
             f"{r['rps']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}"
-            f"{r.get('serve_cpu_ms') or '':>11}"
+            f"{r.get('serve_cpu_ms') or '':>11}{r.get('db_cpu_ms') or '':>10}"
         )
     print()
     print(json.dumps(report["facts"], indent=2))
@@ -483,11 +606,36 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results", help="folder for the JSON report"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample serve with py-spy (pip install py-spy) during each scenario; collapsed "
+        "stacks go to bench/results/profile-<time>/",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="SCENARIO",
+        help="run only this GET scenario after the creates (repeatable; e.g. 'join'); skips "
+        "the ceilings, memory and idle CPU",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for serve (repeatable), e.g. B3SCALE_WORKERS=2",
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.meetings:
         plan = dataclasses.replace(plan, big_cluster=args.meetings, fill_first=True)
     bench = Bench(plan)
+    bench.only = set(args.only)
+    bench.serve_env = dict(item.split("=", 1) for item in args.env)
+    if args.profile:
+        bench.profile_dir = args.out / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         bench.run()
     finally:

@@ -114,8 +114,11 @@ class LocalCluster:
         durable: bool = True,
         database: str = "b3scale",
         bindir: Path | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.root = root
+        #: Extra server settings (``-c name=value``), for benchmarks and tests.
+        self.settings = dict(settings or {})
         self.bindir = bindir
         self.data = root / "pgdata"
         self.logfile = root / "postgresql.log"
@@ -278,6 +281,8 @@ class LocalCluster:
         options = f"-k {self.socket_dir} -p {self.port} -c listen_addresses={listen}"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        for name, value in self.settings.items():
+            options += f" -c {name}={value}"
         if self.logfile.exists():
             self._chown(self.logfile)
         elif self._user is not None:
