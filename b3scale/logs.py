@@ -82,6 +82,23 @@ class PlainFormatter(logging.Formatter):
         return line
 
 
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+#: The second a timestamp was last made for, and its text (one strftime per second).
+_second: tuple[int, str] = (-1, "")
+
+
+def iso_time(now: float) -> str:
+    """``now`` as ISO 8601 in UTC with milliseconds, as ``datetime.isoformat`` writes it."""
+    global _second
+    whole = int(now)
+    micro = round((now - whole) * 1_000_000)  # rounded to microseconds, as datetime does
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{micro // 1000:03d}+00:00"
+
+
 #: Where :func:`write_line` writes, once :func:`setup_logging` ran: (stream, format, level).
 _direct: tuple[TextIO, str, int] | None = None
 
@@ -100,12 +117,12 @@ def write_line(level: int, name: str, message: str, fields: dict[str, Any]) -> N
     if fmt == "structured":
         entry = {
             "level": name_of_level.lower(),
-            "time": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+            "time": iso_time(now),
             "logger": name,
             "message": message,
             **fields,
         }
-        stream.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
+        stream.write(_JSON.encode(entry) + "\n")
     else:
         when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
         stream.write(f"{when}Z {name_of_level:<5} {name}: {message} {plain_fields(fields)}\n")

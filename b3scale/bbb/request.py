@@ -7,8 +7,9 @@ replaces only that parameter's raw text; the rest of the query is forwarded unto
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_plus
 
 from b3scale.bbb import checksum
@@ -17,20 +18,35 @@ from b3scale.bbb import checksum
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
-@dataclass(frozen=True, slots=True)
+def decode_component(raw: str) -> str:
+    """A query component decoded (``+`` is a space); most need no decoding at all."""
+    if "%" not in raw and "+" not in raw:
+        return raw
+    return unquote_plus(raw)
+
+
 class Param:
-    """One ``key=value`` pair, as it was written on the wire."""
+    """One ``key=value`` pair, as it was written on the wire, and decoded (once: every
+    middleware reads the parameters, and a request is copied on each change)."""
 
-    raw_key: str
-    raw_value: str
+    __slots__ = ("key", "raw_key", "raw_value", "value")
 
-    @property
-    def key(self) -> str:
-        return unquote_plus(self.raw_key)
+    def __init__(self, raw_key: str, raw_value: str) -> None:
+        self.raw_key = raw_key
+        self.raw_value = raw_value
+        self.key = decode_component(raw_key)
+        self.value = decode_component(raw_value)
 
-    @property
-    def value(self) -> str:
-        return unquote_plus(self.raw_value)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Param):
+            return NotImplemented
+        return self.raw_key == other.raw_key and self.raw_value == other.raw_value
+
+    def __hash__(self) -> int:
+        return hash((self.raw_key, self.raw_value))
+
+    def __repr__(self) -> str:
+        return f"Param({self.raw_key!r}, {self.raw_value!r})"
 
     def render(self) -> str:
         return f"{self.raw_key}={self.raw_value}"
@@ -47,8 +63,16 @@ def parse_query(raw_query: str) -> tuple[Param, ...]:
     return tuple(params)
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
 def encode_value(value: str) -> str:
     """How we write a value we set ourselves: RFC 3986 percent-encoding (BBB accepts any)."""
+    if _UNRESERVED.fullmatch(value):
+        return value
+    if _BASE64URL.fullmatch(value):
+        return value.replace("=", "%3D")  # meeting IDs we encode
     return quote(value, safe="-_.~")
 
 
@@ -118,20 +142,25 @@ class Request:
         """``key`` set to ``value``: replaces every occurrence in place, else appends."""
         new = Param(encode_value(key), encode_value(value))
         if key not in self._index:
-            return replace(self, params=(*self.params, new))
+            return self._with_params((*self.params, new))
         params: list[Param] = []
+        placed = False
         for param in self.params:
             if param.key != key:
                 params.append(param)
-            elif not any(p.key == key for p in params):
+            elif not placed:
                 params.append(new)
-        return replace(self, params=tuple(params))
+                placed = True
+        return self._with_params(tuple(params))
 
     def without_param(self, key: str) -> Request:
-        return replace(self, params=tuple(p for p in self.params if p.key != key))
+        return self._with_params(tuple(p for p in self.params if p.key != key))
 
     def with_body(self, body: bytes, content_type: str | None) -> Request:
-        return replace(self, body=body, content_type=content_type)
+        return Request(self.call, self.params, self.method, body, content_type)
+
+    def _with_params(self, params: tuple[Param, ...]) -> Request:
+        return Request(self.call, params, self.method, self.body, self.content_type)
 
     # -- forwarding ------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 
 MARKER = "b3scl"
@@ -21,10 +22,13 @@ _GO_ESCAPES = str.maketrans(
 )
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=16384)
 def encode(frontend_key: str, meeting_id: str) -> str:
-    document = json.dumps(
-        [frontend_key, meeting_id, MARKER], ensure_ascii=False, separators=(",", ":")
-    ).translate(_GO_ESCAPES)
+    """Cached: every call about a meeting encodes its ID again (joins, polls, lookups)."""
+    document = _JSON.encode([frontend_key, meeting_id, MARKER]).translate(_GO_ESCAPES)
     return base64.urlsafe_b64encode(document.encode("utf-8")).decode("ascii")
 
 
