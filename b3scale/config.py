@@ -108,6 +108,9 @@ class Config:
     recordings_playback_url: str | None = None
     #: B3SCALE_WORKERS: processes ``serve`` runs on its port (a number, or auto = the CPUs).
     workers: int = 1
+    #: B3SCALE_EVENT_LOOP: "uvloop" (libuv's loop, faster per request) or "asyncio"
+    #: (Python's own); the default "auto" takes uvloop where it is installed.
+    event_loop: str = "auto"
     #: Set by ``serve --workers`` in each worker: its number, and where workers share counts.
     worker_index: int | None = None
     metrics_dir: str | None = None
@@ -228,6 +231,16 @@ def parse_workers(value: str) -> int:
     return count
 
 
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def parse_event_loop(value: str) -> str:
+    text = value.strip().lower()
+    if text not in EVENT_LOOPS:
+        raise ValueError(value)
+    return text
+
+
 def parse_poll_interval(value: str) -> float:
     seconds = float(value.strip())
     if not 1 <= seconds <= 300:
@@ -320,6 +333,7 @@ def load_config(
         workers=get(
             "B3SCALE_WORKERS", parse_workers, 1, "a number from 1 to 64, or auto (one per CPU)"
         ),
+        event_loop=get("B3SCALE_EVENT_LOOP", parse_event_loop, "auto", "auto, uvloop or asyncio"),
         public_url=get(
             "B3SCALE_PUBLIC_URL",
             parse_http_url,

@@ -49,6 +49,7 @@ def test_log_level_by_name_or_number(value: str, expected: int) -> None:
         ("B3SCALE_REVERSE_PROXY_MODE", "maybe"),
         ("B3SCALE_LOAD_FACTOR", "-1"),
         ("B3SCALE_LOAD_FACTOR", "nan"),
+        ("B3SCALE_EVENT_LOOP", "tokio"),
     ],
 )
 def test_bad_values_name_variable_value_and_what_is_accepted(variable: str, value: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import shutil
@@ -11,6 +10,7 @@ import tempfile
 import click
 
 from b3scale import __version__
+from b3scale.cli import loops
 from b3scale.cli.common import EXIT_CONFIG, EXIT_FAILURE, database_config, fail, startup_config
 from b3scale.cli.workers import run_workers
 from b3scale.config import Config, ConfigError, parse_workers
@@ -43,7 +43,10 @@ def serve(workers: str | None) -> None:
                 str(ConfigError("--workers", workers, "a number from 1 to 64, or auto")),
                 EXIT_CONFIG,
             )
-    log.info("booting b3scale", extra={"version": __version__})
+    log.info(
+        "booting b3scale",
+        extra={"version": __version__, "event_loop": loops.loop_name(config.event_loop)},
+    )
     if config.reverse_proxy_mode:
         log.info("reverse proxy mode is enabled")
     with database_config(config) as config:
@@ -70,7 +73,7 @@ def serve_one(config: Config) -> int:
     """One process serving the port until SIGTERM/SIGINT; with workers, the port is shared."""
     app = create_app(config)
     try:
-        asyncio.run(
+        loops.run(
             serve_until_signalled(
                 app,
                 config.listen_host or None,
@@ -79,12 +82,15 @@ def serve_one(config: Config) -> int:
                 reuse_port=config.workers > 1,
                 access_log_class=AccessLogger,
                 access_log=logging.getLogger("b3scale.access"),
-            )
+            ),
+            config.event_loop,
         )
     except SchemaTooNew as exc:
         fail(str(exc), EXIT_CONFIG)
     except DatabaseUnavailable as exc:
         fail(str(exc), EXIT_FAILURE)
+    except loops.LoopUnavailable as exc:
+        fail(str(exc), EXIT_CONFIG)
     except OSError as exc:
         fail(f"cannot listen on {config.listen_address}: {exc.strerror}", EXIT_FAILURE)
     return 0
