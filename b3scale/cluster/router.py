@@ -44,12 +44,9 @@ class Placement:
     voice_bridge: str | None = None
 
 
-def usable(meeting: MeetingRow) -> bool:
-    """Send a repeated create to the meeting's backend? Not if it is gone or sick, nor if it
-    was disabled and the meeting does not run there."""
-    if meeting.backend_id is None or not meeting.backend_healthy:
-        return False
-    return meeting.backend_admin_state == "ready" or meeting.running
+#: A meetingID another frontend holds (one a poll found and that frontend claimed): as BBB
+#: says of a meeting this frontend cannot see.
+FOREIGN_MEETING = BBBError("notFound", "A meeting with that ID does not exist")
 
 
 async def place(
@@ -59,19 +56,17 @@ async def place(
     external_id: str,
     *,
     is_breakout: bool = False,
-    known: MeetingRow | None = None,
     exclude: frozenset[UUID] = frozenset(),
     unique_voice_bridge: bool = False,
     voice_bridge: str | None = None,
 ) -> Placement:
-    """The backend for a create: the meeting's own if usable, else the least loaded one.
+    """The backend for a create: the meeting's own if usable (a repeated create), else the
+    least loaded one. One round trip; the placement lock is taken only for the latter.
 
     A new meeting must fit the frontend's ``meetings_limit`` and, with ``unique_voice_bridge``,
     gets a voice bridge no other meeting uses (``voice_bridge`` if free): both raise BBBError
     otherwise. A known meeting's repeated create is answered by its node as BBB does.
     """
-    if known is not None and usable(known):
-        return Placement(known, new=False)
     try:
         result = await meeting_store.place_meeting(
             db,
@@ -86,6 +81,8 @@ async def place(
             voice_bridge=voice_bridge,
         )
     except meeting_store.PlacementRefused as refusal:
+        if refusal.reason == "foreignMeeting":
+            raise FOREIGN_MEETING from None
         raise BBBError(refusal.reason, REFUSALS.get(refusal.reason)) from None
     if result is None:
         raise NO_BACKEND

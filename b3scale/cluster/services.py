@@ -10,6 +10,7 @@ from b3scale.bbb.client import BackendClient
 from b3scale.cluster.coalesce import CoalescedWrites
 from b3scale.cluster.middlewares.tenant_policies import RefusalLog
 from b3scale.cluster.route_cache import RouteCache
+from b3scale.cluster.state_writes import GroupedStateWrites
 from b3scale.cluster.stats import ClusterStats
 from b3scale.store.db import Database
 from b3scale.store.files import RecordingFiles
@@ -35,9 +36,12 @@ class Services:
     refusals: RefusalLog = field(init=False)
     #: getMeetingInfo answers stored off the request path, one per meeting per few seconds.
     info_writes: CoalescedWrites = field(default_factory=CoalescedWrites)
+    #: Meeting states from nodes' answers (create, getMeetingInfo), written in groups.
+    state_writes: GroupedStateWrites = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", RouteCache(self.db))
+        object.__setattr__(self, "state_writes", GroupedStateWrites(self.db))
         object.__setattr__(self, "refusals", RefusalLog(self.stats))
 
     def backend(self, host: str, secret: str, algorithm: str) -> BackendClient:

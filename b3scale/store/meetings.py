@@ -164,36 +164,57 @@ class MeetingState:
         return str(value) if value else None
 
 
-async def update_meeting_state(
-    db: Database | Session, meeting_id: str, backend_id: UUID, info: MeetingState
-) -> bool:
-    """Store a backend's report for a meeting it holds; False if the row is gone or moved."""
-    count = await db.execute(
-        "UPDATE meetings SET internal_id = %s, name = %s, running = %s, is_breakout = %s, "
-        "parent_id = %s, create_time = %s, attendees_count = %s, moderators_count = %s, "
-        "voice_participants_count = %s, video_count = %s, listeners_count = %s, state = %s, "
-        "info_xml = %s, voice_bridge = coalesce(%s, voice_bridge), updated_at = now(), "
-        "synced_at = now() WHERE id = %s AND backend_id = %s",
-        (
-            info.internal_id,
-            info.name,
-            info.running,
-            info.is_breakout,
-            info.parent_id,
-            info.create_time,
-            info.attendees,
-            info.moderators,
-            info.voice_participants,
-            info.video,
-            info.listeners,
-            json.dumps(info.state),
-            info.info_xml,
-            info.voice_bridge,
-            meeting_id,
-            backend_id,
-        ),
-    )
-    return count > 0
+#: Meetings written by one statement of :func:`update_meeting_states`.
+STATES_BATCH = 100
+
+
+async def update_meeting_states(
+    db: Database | Session, reports: Sequence[tuple[str, UUID, MeetingState]]
+) -> None:
+    """What backends reported about meetings they hold, as ``(meeting_id, backend_id,
+    state)``, a batch per statement; a meeting that is gone or on another backend now is left
+    alone, and of several reports of one meeting the last wins."""
+    latest = {meeting_id: (backend_id, info) for meeting_id, backend_id, info in reports}
+    batch = list(latest.items())
+    for start in range(0, len(batch), STATES_BATCH):
+        records = [
+            {
+                "id": meeting_id,
+                "backend_id": str(backend_id),
+                "internal_id": info.internal_id,
+                "name": info.name,
+                "running": info.running,
+                "is_breakout": info.is_breakout,
+                "parent_id": info.parent_id,
+                "create_time": info.create_time,
+                "attendees": info.attendees,
+                "moderators": info.moderators,
+                "voice": info.voice_participants,
+                "video": info.video,
+                "listeners": info.listeners,
+                "state": info.state,
+                "info_xml": info.info_xml,
+                "voice_bridge": info.voice_bridge,
+            }
+            for meeting_id, (backend_id, info) in batch[start : start + STATES_BATCH]
+        ]
+        await db.execute(_UPDATE_STATES, (json.dumps(records),))
+
+
+_UPDATE_STATES = (
+    "UPDATE meetings m SET internal_id = r.internal_id, name = r.name, running = r.running, "
+    "  is_breakout = r.is_breakout, parent_id = r.parent_id, create_time = r.create_time, "
+    "  attendees_count = r.attendees, moderators_count = r.moderators, "
+    "  voice_participants_count = r.voice, video_count = r.video, "
+    "  listeners_count = r.listeners, state = r.state, info_xml = r.info_xml, "
+    "  voice_bridge = coalesce(r.voice_bridge, m.voice_bridge), updated_at = now(), "
+    "  synced_at = now() "
+    "FROM jsonb_to_recordset(%s::jsonb) AS r(id text, backend_id uuid, internal_id text, "
+    "  name text, running boolean, is_breakout boolean, parent_id text, create_time bigint, "
+    "  attendees integer, moderators integer, voice integer, video integer, "
+    "  listeners integer, state jsonb, info_xml text, voice_bridge text) "
+    "WHERE m.id = r.id AND m.backend_id = r.backend_id"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,7 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     stop.set()
     _, late = await asyncio.wait(tasks, timeout=BACKGROUND_STOP_TIMEOUT)
     await services.info_writes.drain()
+    await services.state_writes.drain()
     for task in late:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,5 +1,6 @@
 """Placement in the database (``b3scale_place_meeting``): what it chooses and what it records."""
 
+import asyncio
 from uuid import UUID
 
 from b3scale.store import backends as backend_store
@@ -94,3 +95,44 @@ async def test_ties_are_broken_at_random(db: Database) -> None:
         chosen.add(await place(db, fe, f"m{i}"))
         await db.execute("DELETE FROM meetings; UPDATE backends SET meetings_count = 0")
     assert chosen == {b.id for b in equal}
+
+
+async def test_a_repeated_create_needs_no_placement_lock(db: Database) -> None:
+    """While another placement holds the cluster-wide lock, a repeated create of a running
+    meeting is answered at once; a new meeting waits for the lock."""
+    fe = (await insert_frontend(db, "fe", "s", {})).id
+    backend = await ready_backend(db, "node")
+    assert await place(db, fe, "running") == backend.id
+    async with db.transaction() as holder:
+        await holder.execute(
+            "SELECT pg_advisory_xact_lock(%s)", (meeting_store.PLACEMENT_LOCK_KEY,)
+        )
+        assert await asyncio.wait_for(place(db, fe, "running"), timeout=2) == backend.id
+        new = asyncio.ensure_future(place(db, fe, "new"))
+        await asyncio.sleep(0.3)
+        assert not new.done()  # waits for the lock
+    assert await asyncio.wait_for(new, timeout=5) == backend.id
+
+
+async def test_create_claims_a_polled_meeting_and_refuses_another_frontends(db: Database) -> None:
+    mine = (await insert_frontend(db, "mine", "s", {})).id
+    theirs = (await insert_frontend(db, "theirs", "s", {})).id
+    backend = await ready_backend(db, "node")
+    await db.execute(
+        "INSERT INTO meetings (id, external_id, backend_id, running) VALUES "
+        "('polled', 'polled', %s, true)",
+        (backend.id,),
+    )
+    result = await meeting_store.place_meeting(
+        db, "polled", "polled", mine, is_breakout=False, required_tags=[], exclude=[]
+    )
+    assert result is not None and not result.placed and result.meeting.frontend_id == mine
+    try:
+        await meeting_store.place_meeting(
+            db, "polled", "polled", theirs, is_breakout=False, required_tags=[], exclude=[]
+        )
+    except meeting_store.PlacementRefused as refusal:
+        assert refusal.reason == "foreignMeeting"
+    else:
+        raise AssertionError("another frontend's meeting was placed for this one")
+    assert await db.fetch_value("SELECT frontend_id FROM meetings WHERE id = 'polled'") == mine

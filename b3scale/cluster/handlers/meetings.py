@@ -74,7 +74,6 @@ def make_create(services: Services) -> Handler:
                     request.meeting_id,
                     ctx.external_meeting_id,
                     is_breakout=is_breakout,
-                    known=ctx.meeting if not tried else None,
                     exclude=frozenset(tried),
                     unique_voice_bridge=unique_bridge,
                     voice_bridge=(request.get("voiceBridge") or "").strip() or None,
@@ -83,7 +82,7 @@ def make_create(services: Services) -> Handler:
                 if refusal.message_key in router.REFUSALS:
                     limit = ctx.frontend.meetings_limit or 0
                     services.refusals.refused(ctx.frontend.key, refusal.message_key, limit)
-                else:
+                elif refusal is router.NO_BACKEND:
                     services.stats.placements["no_backend"] += 1
                 raise
             meeting = placement.meeting
@@ -238,7 +237,7 @@ async def _store(
         log.warning("a meeting's XML is not well-formed; left out of getMeetings")
         xml = b""
     state = meeting_state.state_from_info(info, xml.decode("utf-8"))
-    await meeting_store.update_meeting_state(services.db, meeting.id, meeting.backend_id, state)
+    await services.state_writes.write(meeting.id, meeting.backend_id, state)
 
 
 def make_get_meetings(services: Services) -> Handler:

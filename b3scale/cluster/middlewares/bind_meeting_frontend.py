@@ -6,12 +6,12 @@ from b3scale.bbb.responses import BBBError
 from b3scale.cluster.chain import Context, Handler, Middleware, Reply
 from b3scale.cluster.route_cache import RouteCache
 from b3scale.store.db import Database
-from b3scale.store.meetings import MeetingRow, claim_meeting, select_meeting
+from b3scale.store.meetings import MeetingRow, claim_meeting
 
-#: Calls about one meeting (recordings calls name recordings, not meetings).
+#: Calls about one meeting (recordings calls name recordings, not meetings; create's
+#: placement looks its meeting up itself).
 MEETING_CALLS = frozenset(
     {
-        "create",
         "join",
         "end",
         "isMeetingRunning",
@@ -27,18 +27,15 @@ def foreign(meeting: MeetingRow, ctx: Context) -> bool:
 
 
 def bind_meeting_frontend(db: Database, routes: RouteCache) -> Middleware:
-    """``create`` reads the database (it decides placements); the other calls read the
-    route cache, which NOTIFY keeps in step with the database."""
+    """Calls read the route cache, which NOTIFY keeps in step with the database. ``create``
+    passes: its placement (one round trip) finds, claims or refuses the meeting itself."""
 
     def middleware(next_handler: Handler) -> Handler:
         async def handler(ctx: Context) -> Reply:
             meeting_id = ctx.request.meeting_id
             if ctx.request.call not in MEETING_CALLS or not meeting_id:
                 return await next_handler(ctx)  # pass
-            if ctx.request.call == "create":
-                meeting = await select_meeting(db, meeting_id)
-            else:
-                meeting = await routes.meeting(meeting_id)
+            meeting = await routes.meeting(meeting_id)
             if meeting is not None and meeting.frontend_id is None:
                 # found by a backend poll before its frontend used it: claim it
                 await claim_meeting(db, meeting.id, ctx.frontend.id)
