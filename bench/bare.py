@@ -16,6 +16,7 @@ from aiohttp import web
 from yarl import URL
 
 from b3scale.bbb import checksum
+from b3scale.cli import loops
 
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 PAGE = b"<html><body><a href='http://node.example/join'>Continue</a></body></html>"
@@ -57,7 +58,15 @@ def main() -> None:
         app.router.add_get("/{tail:.*}", redirect)
     else:
         app = proxy_app(sys.argv[3], sys.argv[4])
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    # On the loop serve runs on (B3SCALE_EVENT_LOOP=auto), so the ratios compare like with like.
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        access_log=None,
+        print=None,
+        loop=loops.new_loop("auto"),
+    )
 
 
 if __name__ == "__main__":

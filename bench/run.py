@@ -120,17 +120,11 @@ def api(method: str, url: str, body: Any = None) -> Any:
         return json.loads(resp.read())
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def cpu_percent(pid: int, seconds: float) -> float:
-    """The share of one core ``pid`` used over the next ``seconds``."""
-    before = cpu_seconds(pid)
+    """The share of one core ``pid`` and its children used over the next ``seconds``."""
+    before = tree_cpu_seconds(pid)
     time.sleep(seconds)
-    return round(100 * (cpu_seconds(pid) - before) / seconds, 1)
+    return round(100 * (tree_cpu_seconds(pid) - before) / seconds, 1)
 
 
 def tree_cpu_seconds(root_pid: int) -> float:
@@ -240,6 +234,8 @@ class Bench:
         #: With --env: variables for serve (B3SCALE_* from the caller's environment are not
         #: passed on, so a run measures the defaults unless it says otherwise).
         self.serve_env: dict[str, str] = {}
+        #: With --cprofile: serve runs under cProfile (``python -m cProfile -o FILE -m ...``).
+        self.serve_prefix: list[str] = []
         #: With --only: the GET scenarios to run (the others, ceilings and idle are skipped).
         self.only: set[str] = set()
         #: PostgreSQL's postmaster, whose processes' CPU time each scenario is charged with.
@@ -254,30 +250,41 @@ class Bench:
         return f"{base}/bbb/{key}/bigbluebutton/api/{call}?{query}"
 
     def get(
-        self, scenario: str, url: str, ok: tuple[int, ...] = (200,), clients: int = CONCURRENCY
+        self,
+        scenario: str,
+        url: str,
+        ok: tuple[int, ...] = (200,),
+        clients: int = CONCURRENCY,
+        server_pid: int | None = None,
     ) -> Result:
-        """A repeatable GET: wrk when installed, else the aiohttp client."""
+        """A repeatable GET: wrk when installed, else the aiohttp client. ``server_pid``: the
+        process answering, when it is not serve (a ceiling)."""
         if self.only and scenario not in self.only:
             return Result(scenario, "skipped", 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        with self.charged(scenario):
+        with self.charged(scenario, server_pid):
             return self._get(scenario, url, ok, clients)
 
     @contextmanager
-    def charged(self, scenario: str) -> Iterator[None]:
-        """Adds serve's CPU time per request to the scenario's result (not to the ceilings,
-        which do not run on serve)."""
-        before = cpu_seconds(self.serve_pid) if self.serve_pid else None
+    def charged(self, scenario: str, server_pid: int | None = None) -> Iterator[None]:
+        """Adds the server's CPU time per request to the scenario's result (serve's, or the
+        ceiling's given by ``server_pid``), and PostgreSQL's when serve answers."""
+        pid = server_pid or self.serve_pid
+        # serve's workers (B3SCALE_WORKERS) are its children: the tree counts them.
+        before = tree_cpu_seconds(pid) if pid else None
         db_before = tree_cpu_seconds(self.postgres_pid) if self.postgres_pid else 0.0
         with self.profiled(scenario):
             yield
-        if before is None or scenario.startswith("ceiling") or not self.results:
+        if pid is None or before is None or not self.results:
             return
+        if scenario.startswith("ceiling") and server_pid is None:
+            return  # a ceiling of another process we do not know (the node itself)
         result = self.results[-1]
-        spent = cpu_seconds(self.serve_pid) - before if self.serve_pid else 0.0
+        spent = tree_cpu_seconds(pid) - before
         db_spent = tree_cpu_seconds(self.postgres_pid) - db_before if self.postgres_pid else 0.0
         if result.scenario == scenario and result.requests:
             result.serve_cpu_ms = round(spent * 1000 / result.requests, 3)
-            result.db_cpu_ms = round(db_spent * 1000 / result.requests, 3)
+            if server_pid is None:
+                result.db_cpu_ms = round(db_spent * 1000 / result.requests, 3)
 
     @contextmanager
     def profiled(self, scenario: str) -> Iterator[None]:
@@ -371,7 +378,9 @@ class Bench:
                 env,
             ) as sim,
             process(
-                [*b3, "serve"],
+                [*self.serve_prefix, "-m", "b3scale", "serve"]
+                if self.serve_prefix
+                else [*b3, "serve"],
                 {
                     **env,
                     "B3SCALE_DB_URL": dsn,
@@ -468,7 +477,7 @@ class Bench:
         # 4. The ceilings, on the same machine in the same run.
         bare_port, proxy_port = free_port(), free_port()
         with (
-            process([sys.executable, "-m", "bench.bare", "redirect", str(bare_port)]),
+            process([sys.executable, "-m", "bench.bare", "redirect", str(bare_port)]) as bare,
             process(
                 [
                     sys.executable,
@@ -480,11 +489,16 @@ class Bench:
                     api_base_url(node[0]) if node else nodes[0]["api_url"],
                     node[1] if node else nodes[0]["secret"],
                 ]
-            ),
+            ) as proxy,
         ):
             wait_port(bare_port)
             wait_port(proxy_port)
-            self.get("ceiling: bare handler", f"http://127.0.0.1:{bare_port}/join", ok=(302,))
+            self.get(
+                "ceiling: bare handler",
+                f"http://127.0.0.1:{bare_port}/join",
+                ok=(302,),
+                server_pid=bare.pid,
+            )
             if node:
                 # The same forwarding calls through a bare proxy to the meeting's node.
                 for call in ("isMeetingRunning", "getMeetingInfo"):
@@ -492,6 +506,7 @@ class Bench:
                     self.get(
                         f"ceiling: bare proxy {call}",
                         f"http://127.0.0.1:{proxy_port}/{call}?{query}",
+                        server_pid=proxy.pid,
                     )
 
             def proxy_query(i: int) -> str:
@@ -627,12 +642,21 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="an environment variable for serve (repeatable), e.g. B3SCALE_WORKERS=2",
     )
+    parser.add_argument(
+        "--cprofile",
+        type=Path,
+        metavar="FILE",
+        help="run serve under cProfile and write its statistics to FILE when it stops "
+        "(deterministic counts of every call; slows serve down)",
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.meetings:
         plan = dataclasses.replace(plan, big_cluster=args.meetings, fill_first=True)
     bench = Bench(plan)
     bench.only = set(args.only)
+    if args.cprofile:
+        bench.serve_prefix = [sys.executable, "-m", "cProfile", "-o", str(args.cprofile.resolve())]
     bench.serve_env = dict(item.split("=", 1) for item in args.env)
     if args.profile:
         bench.profile_dir = args.out / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"

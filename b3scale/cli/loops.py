@@ -27,6 +27,11 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def new_loop(choice: str) -> asyncio.AbstractEventLoop:
+    factory = loop_factory(choice)
+    return factory() if factory else asyncio.new_event_loop()
+
+
 def loop_name(choice: str) -> str:
     return "asyncio" if loop_factory(choice) is None else "uvloop"
 

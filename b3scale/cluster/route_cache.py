@@ -31,6 +31,9 @@ class RouteCache:
         self._refresh = backend_refresh
         self._meetings: dict[str, MeetingRow] = {}
         self._backends: dict[UUID, Backend] = {}
+        #: Cached meetings joined with their backend as of the last refresh (built once per
+        #: refresh, not on every lookup).
+        self._joined: dict[str, MeetingRow] = {}
         self._live = False
         self._generation = 0
         self._inflight: dict[str, tuple[int, asyncio.Future[MeetingRow | None]]] = {}
@@ -39,10 +42,15 @@ class RouteCache:
     async def meeting(self, meeting_id: str) -> MeetingRow | None:
         """The meeting with its backend's current address and health; None if unknown."""
         if self._live:
+            joined = self._joined.get(meeting_id)
+            if joined is not None:
+                return joined
             cached = self._meetings.get(meeting_id)
             if cached is not None:
                 fresh = self._with_backend(cached)
                 if fresh is not None:
+                    if len(self._joined) < MAX_MEETINGS:
+                        self._joined[meeting_id] = fresh
                     return fresh
         # One query per meeting at a time: the joins of a lecture's first minute arrive
         # together, and each would otherwise take a connection for the same row. A lookup
@@ -67,6 +75,7 @@ class RouteCache:
         if row is not None and self._live and generation == self._generation:
             if len(self._meetings) >= MAX_MEETINGS:
                 self._meetings.clear()
+                self._joined.clear()
             self._meetings[meeting_id] = row
         return row
 
@@ -92,6 +101,11 @@ class RouteCache:
     def invalidate(self, meeting_id: str) -> None:
         self._generation += 1
         self._meetings.pop(meeting_id, None)
+        self._joined.pop(meeting_id, None)
+
+    def _set_backends(self, backends: list[Backend]) -> None:
+        self._backends = {b.id: b for b in backends}
+        self._joined.clear()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the NOTIFYs and refresh the backends until ``stop``."""
@@ -100,7 +114,7 @@ class RouteCache:
                 async with self._db.listen(CHANNEL) as notifications:
                     self._meetings.clear()
                     self._generation += 1
-                    self._backends = {b.id: b for b in await select_backends(self._db)}
+                    self._set_backends(await select_backends(self._db))
                     self._live = True
                     self.listening.set()
                     await self._follow(notifications, stop)
@@ -112,6 +126,7 @@ class RouteCache:
                 self._live = False
                 self.listening.clear()
                 self._meetings.clear()
+                self._joined.clear()
                 self._generation += 1
             await wait_any(stop, timeout=1)
 
@@ -125,5 +140,5 @@ class RouteCache:
             except TimeoutError:
                 if stop.is_set():
                     return
-                self._backends = {b.id: b for b in await select_backends(self._db)}
+                self._set_backends(await select_backends(self._db))
                 next_refresh = loop.time() + self._refresh

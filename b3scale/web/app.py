@@ -96,7 +96,10 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=64, ttl_dns_cache=300)
-    async with aiohttp.ClientSession(connector=connector, timeout=BACKEND_TIMEOUT) as session:
+    # No cookie jar: the BBB API is stateless, and a node's session cookie has no use here.
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=BACKEND_TIMEOUT, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
         app[HTTP_SESSION] = session
         yield
 

@@ -171,9 +171,10 @@ async def retry_join(http: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     # Every path under /bbb gets a BBB answer, an empty or missing key too (unknownFrontend).
+    # The path every call takes first: aiohttp tries the resources of a prefix in order.
+    app.router.add_route("*", "/bbb/{key:[^/]*}/{tail:.*}", bbb_api)
     app.router.add_route("*", "/bbb", bbb_api)
     app.router.add_route("*", "/bbb/{key:[^/]*}", bbb_api)
-    app.router.add_route("*", "/bbb/{key:[^/]*}/{tail:.*}", bbb_api)
     # BBB's own path: the frontend is named by the host (B3SCALE_TENANT_DOMAIN).
     app.router.add_route("*", "/bigbluebutton", bbb_api)
     app.router.add_route("*", "/bigbluebutton/{tail:.*}", bbb_api)
