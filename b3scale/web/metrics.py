@@ -108,8 +108,7 @@ class Metrics:
         return {
             "http": [[r, m, s, n] for (r, m, s), n in self._http.items()],
             "latency": {
-                route: [h.cumulative(), h.sum, h.observations]
-                for route, h in self._latency.items()
+                route: [h.cumulative(), h.sum, h.observations] for route, h in self._latency.items()
             },
             "bbb": [[c, r, n] for (c, r), n in self._bbb.items()],
             "placements": dict(stats.placements),

@@ -1,6 +1,8 @@
 """Meeting states written in groups, against the real database."""
 
 import asyncio
+from dataclasses import dataclass
+from uuid import UUID
 
 import pytest
 
@@ -30,7 +32,13 @@ def state(name: str, attendees: int, xml: str = "<meeting/>") -> MeetingState:
     )
 
 
-async def placed_meetings(db: Database, count: int) -> list[meeting_store.MeetingRow]:
+@dataclass(frozen=True)
+class Placed:
+    id: str
+    backend_id: UUID
+
+
+async def placed_meetings(db: Database, count: int) -> list[Placed]:
     frontend = await insert_frontend(db, "fe", "s", {})
     await backend_store.insert_backend(db, "http://n1/bigbluebutton/api/", "s")
     await db.execute("UPDATE backends SET node_state = 'ready'")
@@ -39,8 +47,8 @@ async def placed_meetings(db: Database, count: int) -> list[meeting_store.Meetin
         placed = await meeting_store.place_meeting(
             db, f"m{i}", f"m{i}", frontend.id, is_breakout=False, required_tags=[], exclude=[]
         )
-        assert placed is not None
-        rows.append(placed.meeting)
+        assert placed is not None and placed.meeting.backend_id is not None
+        rows.append(Placed(placed.meeting.id, placed.meeting.backend_id))
     return rows
 
 
