@@ -39,6 +39,8 @@ from bench.load import Result, drive, have_wrk, wrk
 ROOT = Path(__file__).resolve().parents[1]
 API_SECRET = "bench-api-secret-0123456789-abcdefghijklmnop"  # noqa: S105 - a throwaway server
 CONCURRENCY = 64
+#: How long the cluster may settle after --meetings grew it (two poll intervals and more).
+SETTLE_SECONDS = 30
 #: The frontend whose meetings make the cluster big (the measured frontends keep their share).
 FILLER = "filler"
 
@@ -434,6 +436,9 @@ class Bench:
         # measured at that size.
         if plan.fill_first:
             self._fill(base, plan.big_cluster - plan.frontends * plan.meetings_per_frontend)
+            # Measured in the steady state at that size, not in the fill's wake: the first
+            # polls after it write every new meeting's details and autovacuum tidies up.
+            time.sleep(SETTLE_SECONDS if plan.idle_seconds > 5 else 0)
         # 2. Create: new meetings, until every frontend has its share.
         total = plan.frontends * plan.meetings_per_frontend - plan.burst
 
