@@ -68,7 +68,7 @@ FULL = Plan(
     big_cluster=10_000,
     seconds=8,
     requests=2000,
-    idle_seconds=30,
+    idle_seconds=60,
 )
 QUICK = Plan(
     nodes=3,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +25,6 @@ from b3scale.store.backends import Backend
 
 log = logging.getLogger(__name__)
 
-#: Every this many polls of a backend, all its meetings are written again.
-FULL_SYNC_EVERY = 6
 #: Polls whose answers are parsed and written at once: the rest wait (with their answer in
 #: hand). Bounds the memory of a round over many large nodes, and its share of the CPU.
 SYNCS_AT_ONCE = 4
@@ -43,6 +42,11 @@ class ControllerSettings:
     failures_for_error: int = 2
     #: Consecutive good polls before a backend that was down counts as up again.
     successes_for_ready: int = 2
+    #: About this often (seconds) all of a backend's meetings are written again, whatever
+    #: else wrote them meanwhile; in between, a poll writes only the meetings whose answer
+    #: changed. Each backend's turn falls at its own moment (the first after 50-100 % of
+    #: this), so 500 backends are not all rewritten in one round.
+    full_sync_interval: float = 300.0
 
 
 class Controller:
@@ -52,7 +56,8 @@ class Controller:
         #: Per backend, its meetings' digests at the last poll by this instance: a meeting
         #: that did not change since costs no parse and no write.
         self._seen: dict[UUID, Seen] = {}
-        self._polls: dict[UUID, int] = {}
+        #: When each backend's next full write is due (time.monotonic()).
+        self._next_full_sync: dict[UUID, float] = {}
         self._sync_slots = asyncio.Semaphore(SYNCS_AT_ONCE)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -87,9 +92,15 @@ class Controller:
             return False
         latency_ns = int((time.monotonic() - started) * 1e9)
         seen = self._seen.setdefault(backend.id, {})
-        self._polls[backend.id] = polls = self._polls.get(backend.id, 0) + 1
-        if polls % FULL_SYNC_EVERY == 0:
+        now = time.monotonic()
+        interval = self.settings.full_sync_interval
+        due = self._next_full_sync.setdefault(
+            backend.id,
+            now + interval * random.uniform(0.5, 1.0),  # noqa: S311 - spreading
+        )
+        if now >= due:
             seen.clear()  # now and then every meeting is written, whatever else wrote it
+            self._next_full_sync[backend.id] = now + interval
         async with self._sync_slots:
             removed = await sync_backend_meetings(
                 self.services.db, backend.id, response.body, started_at, seen

@@ -157,6 +157,27 @@ async def test_a_poll_writes_only_the_meetings_that_changed(
     assert count == 1
 
 
+async def test_now_and_then_a_poll_rewrites_every_meeting(
+    db: Database, gateway: App, sim: SimNode
+) -> None:
+    """A row another writer got wrong is put right by the backend's next full write, which
+    comes about every ``full_sync_interval`` (spread between backends), not at every poll."""
+    services = Services(db, gateway.app[HTTP_SESSION], gateway.app[RETRY_KEY])
+    controller = Controller(services, ControllerSettings(full_sync_interval=2.0))
+    backend = await backend_store.insert_backend(db, sim.api_url, sim.secret)
+    assert await controller.poll(backend)  # healthy
+    await insert_frontend(db, "fe", "s")
+    fe = FrontendClient(gateway, "fe", "s")
+    assert (await fe.call("create", {"meetingID": "room", "name": "Room"})).returncode == "SUCCESS"
+    assert await controller.poll(backend)
+    await db.execute("UPDATE meetings SET attendees_count = 42")  # wrong, and the node unchanged
+    assert await controller.poll(backend)
+    assert await db.fetch_value("SELECT attendees_count FROM meetings") == 42  # not due yet
+    await asyncio.sleep(2.1)
+    assert await controller.poll(backend)
+    assert await db.fetch_value("SELECT attendees_count FROM meetings") == 0
+
+
 async def test_a_backend_with_a_reporting_agent_is_polled_less_often(db: Database) -> None:
     plain = await backend_store.insert_backend(db, "http://plain/bigbluebutton/api/", "s")
     agent = await backend_store.insert_backend(db, "http://agent/bigbluebutton/api/", "s")
