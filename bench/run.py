@@ -371,15 +371,14 @@ class Bench:
 
     def _run(self, cluster: LocalCluster, env: dict[str, str]) -> None:
         plan = self.plan
-        serve_port = free_port()
         dsn = f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres"
         b3 = [sys.executable, "-m", "b3scale"]
-        with (
-            process(
-                [*b3, "sim", "--nodes", str(plan.nodes), "--json"],
-                env,
-            ) as sim,
-            process(
+        with process([*b3, "sim", "--nodes", str(plan.nodes), "--json"], env) as sim:
+            assert sim.stdout is not None
+            # The nodes listen before serve's port is chosen: a node cannot take it.
+            nodes = json.loads(sim.stdout.readline())
+            serve_port = free_port()
+            with process(
                 [*self.serve_prefix, "-m", "b3scale", "serve"]
                 if self.serve_prefix
                 else [*b3, "serve"],
@@ -392,19 +391,16 @@ class Bench:
                     **self.serve_env,
                 },
                 self.workdir / "serve.log",
-            ) as serve,
-        ):
-            assert sim.stdout is not None
-            nodes = json.loads(sim.stdout.readline())
-            base = f"http://127.0.0.1:{serve_port}"
-            wait_http(f"{base}/healthz")
-            self.facts["serve_rss_mb_idle"] = rss_mb(serve.pid)
-            self.facts["serve_env"] = self.serve_env
-            keys = [f"fe{i}" for i in range(plan.frontends)]
-            frontends = {key: f"{key}-secret" for key in [*keys, FILLER]}
-            register(base, nodes, frontends)
-            self.serve_pid = serve.pid
-            self._scenarios(base, keys, nodes, serve.pid)
+            ) as serve:
+                base = f"http://127.0.0.1:{serve_port}"
+                wait_http(f"{base}/healthz")
+                self.facts["serve_rss_mb_idle"] = rss_mb(serve.pid)
+                self.facts["serve_env"] = self.serve_env
+                keys = [f"fe{i}" for i in range(plan.frontends)]
+                frontends = {key: f"{key}-secret" for key in [*keys, FILLER]}
+                register(base, nodes, frontends)
+                self.serve_pid = serve.pid
+                self._scenarios(base, keys, nodes, serve.pid)
 
     def _scenarios(
         self, base: str, keys: list[str], nodes: list[dict[str, str]], serve_pid: int

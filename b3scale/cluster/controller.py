@@ -46,7 +46,7 @@ class ControllerSettings:
     #: else wrote them meanwhile; in between, a poll writes only the meetings whose answer
     #: changed. Each backend's turn falls at its own moment (the first after 50-100 % of
     #: this), so 500 backends are not all rewritten in one round.
-    full_sync_interval: float = 300.0
+    full_sync_interval: float = 900.0
 
 
 class Controller:
