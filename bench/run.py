@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -83,9 +84,20 @@ QUICK = Plan(
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports: all held until all are chosen (one at a time, the
+    kernel may hand out the same port twice; a 50,000-meeting run once measured the bare
+    handler twice because the proxy could not listen on its port)."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
@@ -476,7 +488,7 @@ class Bench:
         if self.only:
             return
         # 4. The ceilings, on the same machine in the same run.
-        bare_port, proxy_port = free_port(), free_port()
+        bare_port, proxy_port = free_ports(2)
         with (
             process([sys.executable, "-m", "bench.bare", "redirect", str(bare_port)]) as bare,
             process(
@@ -494,6 +506,9 @@ class Bench:
         ):
             wait_port(bare_port)
             wait_port(proxy_port)
+            time.sleep(0.5)
+            if bare.poll() is not None or proxy.poll() is not None:
+                raise RuntimeError("a ceiling's server exited at start (its port was taken?)")
             self.get(
                 "ceiling: bare handler",
                 f"http://127.0.0.1:{bare_port}/join",
