@@ -25,14 +25,26 @@ system_packages() {
         # Web pages are tested in a real headless browser (Debian's, nothing downloaded).
         command -v chromium >/dev/null 2>&1 || missing+=(chromium)
         command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+        # contrib/nginx's configs are checked with `nginx -t` and served through in the tests.
+        command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
     fi
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${missing[*]} with apt-get"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # Installed, not started: the tests run their own servers (nginx would take port 80).
+        local no_start=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            no_start=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' >"$no_start"
+            chmod 0755 "$no_start"
+        fi
+        local installed=0
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || installed=$?
+        [ -z "$no_start" ] || rm -f "$no_start"
+        [ "$installed" -eq 0 ] || exit "$installed"
     else
-        say "please install: ${missing[*]} (PostgreSQL server binaries, redis-server; for the tests chromium and chromium-driver)"
+        say "please install: ${missing[*]} (PostgreSQL server binaries, redis-server; for the tests chromium, chromium-driver and nginx-light)"
         exit 1
     fi
 }
