@@ -38,9 +38,9 @@ class Context:
 
     frontend: Frontend
     request: Request
-    #: The meeting the request names, once a middleware has looked it up.
+    #: The meeting the request names, once a middleware has looked it up (not for create:
+    #: its placement finds the meeting itself).
     meeting: MeetingRow | None = None
-    meeting_loaded: bool = False
     #: The meetingID as the frontend wrote it (before it was made unique).
     external_meeting_id: str | None = None
     #: Path and query the frontend requested (for the join retry page).
@@ -53,7 +53,6 @@ class Context:
             self.frontend,
             request,
             self.meeting,
-            self.meeting_loaded,
             self.external_meeting_id if external_meeting_id is None else external_meeting_id,
             self.original_url,
         )
@@ -63,7 +62,6 @@ class Context:
             self.frontend,
             self.request,
             meeting,
-            True,
             self.external_meeting_id,
             self.original_url,
         )
