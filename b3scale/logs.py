@@ -36,20 +36,37 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
 
 
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+#: The second a timestamp was last made for, and its text (one strftime per second).
+_second: tuple[int, str] = (-1, "")
+
+
+def iso_time(now: float) -> str:
+    """``now`` as ISO 8601 in UTC with milliseconds, as ``datetime.isoformat`` writes it."""
+    global _second
+    whole = int(now)
+    micro = round((now - whole) * 1_000_000)  # rounded to microseconds, as datetime does
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{micro // 1000:03d}+00:00"
+
+
 class JSONFormatter(logging.Formatter):
     """``{"level","time","logger","message", <extra fields>}``, one object per line."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "level": record.levelname.lower(),
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": iso_time(record.created),
             "logger": record.name,
             "message": record.getMessage(),
         }
         entry.update(extra_fields(record))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _JSON.encode(entry)
 
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -80,23 +97,6 @@ class PlainFormatter(logging.Formatter):
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
-
-
-_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
-#: The second a timestamp was last made for, and its text (one strftime per second).
-_second: tuple[int, str] = (-1, "")
-
-
-def iso_time(now: float) -> str:
-    """``now`` as ISO 8601 in UTC with milliseconds, as ``datetime.isoformat`` writes it."""
-    global _second
-    whole = int(now)
-    micro = round((now - whole) * 1_000_000)  # rounded to microseconds, as datetime does
-    if micro >= 1_000_000:
-        whole, micro = whole + 1, micro - 1_000_000
-    if _second[0] != whole:
-        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
-    return f"{_second[1]}.{micro // 1000:03d}+00:00"
 
 
 #: Where :func:`write_line` writes, once :func:`setup_logging` ran: (stream, format, level).

@@ -44,8 +44,8 @@ class Placement:
     voice_bridge: str | None = None
 
 
-#: A meetingID another frontend holds (one a poll found and that frontend claimed): as BBB
-#: says of a meeting this frontend cannot see.
+#: A meetingID another frontend holds (one a poll found and that frontend claimed): what BBB
+#: says of a meeting that does not exist, for every call (create's placement and the others).
 FOREIGN_MEETING = BBBError("notFound", "A meeting with that ID does not exist")
 
 

@@ -164,6 +164,27 @@ class MeetingState:
         return str(value) if value else None
 
 
+def state_record(info: MeetingState) -> dict[str, Any]:
+    """A report's columns as one JSON record of ``jsonb_to_recordset`` (the statements that
+    write many meetings at once name these fields)."""
+    return {
+        "internal_id": info.internal_id,
+        "name": info.name,
+        "running": info.running,
+        "is_breakout": info.is_breakout,
+        "parent_id": info.parent_id,
+        "create_time": info.create_time,
+        "attendees": info.attendees,
+        "moderators": info.moderators,
+        "voice": info.voice_participants,
+        "video": info.video,
+        "listeners": info.listeners,
+        "state": info.state,
+        "info_xml": info.info_xml,
+        "voice_bridge": info.voice_bridge,
+    }
+
+
 #: Meetings written by one statement of :func:`update_meeting_states`.
 STATES_BATCH = 100
 
@@ -178,24 +199,7 @@ async def update_meeting_states(
     batch = list(latest.items())
     for start in range(0, len(batch), STATES_BATCH):
         records = [
-            {
-                "id": meeting_id,
-                "backend_id": str(backend_id),
-                "internal_id": info.internal_id,
-                "name": info.name,
-                "running": info.running,
-                "is_breakout": info.is_breakout,
-                "parent_id": info.parent_id,
-                "create_time": info.create_time,
-                "attendees": info.attendees,
-                "moderators": info.moderators,
-                "voice": info.voice_participants,
-                "video": info.video,
-                "listeners": info.listeners,
-                "state": info.state,
-                "info_xml": info.info_xml,
-                "voice_bridge": info.voice_bridge,
-            }
+            {"id": meeting_id, "backend_id": str(backend_id), **state_record(info)}
             for meeting_id, (backend_id, info) in batch[start : start + STATES_BATCH]
         ]
         await db.execute(_UPDATE_STATES, (json.dumps(records),))
@@ -247,20 +251,7 @@ async def upsert_polled_meetings(
                 "id": m.meeting_id,
                 "external_id": m.external_id,
                 "key": m.frontend_key,
-                "internal_id": m.info.internal_id,
-                "name": m.info.name,
-                "running": m.info.running,
-                "is_breakout": m.info.is_breakout,
-                "parent_id": m.info.parent_id,
-                "create_time": m.info.create_time,
-                "attendees": m.info.attendees,
-                "moderators": m.info.moderators,
-                "voice": m.info.voice_participants,
-                "video": m.info.video,
-                "listeners": m.info.listeners,
-                "state": m.info.state,
-                "info_xml": m.info.info_xml,
-                "voice_bridge": m.info.voice_bridge,
+                **state_record(m.info),
             }
             for m in batch[start : start + UPSERT_BATCH]
         ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from b3scale.bbb.responses import BBBError
 from b3scale.cluster.chain import Context, Handler, Middleware, Reply
 from b3scale.cluster.route_cache import RouteCache
+from b3scale.cluster.router import FOREIGN_MEETING
 from b3scale.store.db import Database
 from b3scale.store.meetings import MeetingRow, claim_meeting
 
@@ -40,7 +40,7 @@ def bind_meeting_frontend(db: Database, routes: RouteCache) -> Middleware:
                 # found by a backend poll before its frontend used it: claim it
                 await claim_meeting(db, meeting.id, ctx.frontend.id)
             elif meeting is not None and foreign(meeting, ctx):
-                raise BBBError("notFound", "A meeting with that ID does not exist")
+                raise FOREIGN_MEETING
             return await next_handler(ctx.with_meeting(meeting))
 
         return handler
