@@ -6,10 +6,13 @@ Structured records carry the ``extra={...}`` fields of the log call as top-level
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
 import re
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -102,16 +105,66 @@ class PlainFormatter(logging.Formatter):
 #: Where :func:`write_line` writes, once :func:`setup_logging` ran: (stream, format, level).
 _direct: tuple[TextIO, str, int] | None = None
 
+#: Access lines wait this long at most, to be written together: one write per burst of
+#: requests, not one system call per request. Any other log line writes them first, so the
+#: log keeps its order; so does the process's exit.
+FLUSH_DELAY = 0.05
+#: ... or until this many are waiting.
+FLUSH_LINES = 256
+
+_pending: list[str] = []
+_pending_lock = threading.Lock()
+_flush_due = False
+
+
+def flush_pending() -> None:
+    """Write the access lines that wait (from the loop's timer, before any other log line, at
+    exit)."""
+    global _flush_due
+    with _pending_lock:
+        _flush_due = False
+        if not _pending or _direct is None:
+            return
+        text = "".join(_pending)
+        _pending.clear()
+        stream = _direct[0]
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        pass  # stderr closed (the process is going away): nothing else could be done
+
+
+def _add_pending(line: str) -> None:
+    global _flush_due
+    with _pending_lock:
+        _pending.append(line)
+        full = len(_pending) >= FLUSH_LINES
+        schedule = not full and not _flush_due
+        _flush_due = _flush_due or schedule
+    if full:
+        flush_pending()
+    elif schedule:
+        try:
+            asyncio.get_running_loop().call_later(FLUSH_DELAY, flush_pending)
+        except RuntimeError:  # no loop in this thread: nobody would write it later
+            flush_pending()
+
 
 def write_line(level: int, name: str, message: str, fields: dict[str, Any]) -> None:
     """One log line, formatted exactly as the handler would, without logging's machinery
-    (LogRecord, caller lookup, handler chain): for the line every request writes."""
+    (LogRecord, caller lookup, handler chain)."""
     if _direct is None:
         logging.getLogger(name).log(level, message, extra=fields)
         return
     stream, fmt, threshold = _direct
     if level < threshold:
         return
+    flush_pending()
+    stream.write(_format_line(fmt, level, name, message, fields))
+
+
+def _format_line(fmt: str, level: int, name: str, message: str, fields: dict[str, Any]) -> str:
     now = time.time()
     name_of_level = logging.getLevelName(level)
     if fmt == "structured":
@@ -122,23 +175,80 @@ def write_line(level: int, name: str, message: str, fields: dict[str, Any]) -> N
             "message": message,
             **fields,
         }
-        stream.write(_JSON.encode(entry) + "\n")
-    else:
-        when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-        stream.write(f"{when}Z {name_of_level:<5} {name}: {message} {plain_fields(fields)}\n")
+        return _JSON.encode(entry) + "\n"
+    when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    return f"{when}Z {name_of_level:<5} {name}: {message} {plain_fields(fields)}\n"
+
+
+#: JSON's string encoder (the C one, as _JSON uses it): no encoder object per line.
+_json_string = json.encoder.encode_basestring
+
+
+def access_line(
+    name: str, method: str, path: str, status: int, latency_ms: float, remote: str | None
+) -> None:
+    """The line each HTTP request leaves (INFO, message "request"): the same line
+    :func:`write_line` makes of these fields, built without a dict or an encoder object, and
+    written with the others of its burst (:data:`FLUSH_DELAY`)."""
+    if _direct is None:
+        write_line(
+            logging.INFO, name, "request", _access_fields(method, path, status, latency_ms, remote)
+        )
+        return
+    _, fmt, threshold = _direct
+    if threshold > logging.INFO:
+        return
+    if fmt != "structured":
+        fields = _access_fields(method, path, status, latency_ms, remote)
+        _add_pending(_format_line(fmt, logging.INFO, name, "request", fields))
+        return
+    where = "null" if remote is None else _json_string(remote)
+    _add_pending(
+        f'{{"level": "info", "time": "{iso_time(time.time())}", "logger": {_json_string(name)}, '
+        f'"message": "request", "method": {_json_string(method)}, "path": {_json_string(path)}, '
+        f'"status": {int(status)}, "latency_ms": {float(latency_ms)!r}, "remote": {where}}}\n'
+    )
+
+
+def _access_fields(
+    method: str, path: str, status: int, latency_ms: float, remote: str | None
+) -> dict[str, Any]:
+    return {
+        "method": method,
+        "path": path,
+        "status": status,
+        "latency_ms": latency_ms,
+        "remote": remote,
+    }
+
+
+class _OrderedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes the waiting access lines before its own, so the log stays in order."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        flush_pending()
+        super().emit(record)
+
+    def flush(self) -> None:  # logging.shutdown, in a worker that ends with os._exit
+        flush_pending()
+        super().flush()
 
 
 def setup_logging(level: int, fmt: str, stream: TextIO | None = None) -> None:
     """Route every logger to one stderr handler in the chosen format."""
     global _direct
+    flush_pending()
     _direct = (stream or sys.stderr, fmt, PYTHON_LEVELS[level])
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = _OrderedHandler(stream or sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt == "structured" else PlainFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(PYTHON_LEVELS[level])
+
+
+atexit.register(flush_pending)
 
 
 class Episode:

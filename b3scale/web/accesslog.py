@@ -11,24 +11,20 @@ import logging
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from b3scale.logs import write_line
+from b3scale.logs import access_line
 
 
 class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        # Written directly (b3scale.logs.write_line): logging's machinery cost a fifth of a
-        # join; the line is the same.
-        write_line(
-            logging.INFO,
+        # Built and written by b3scale.logs.access_line, lines of a burst in one write:
+        # logging's machinery and a write per request cost a fifth of a join.
+        access_line(
             self.logger.name,
-            "request",
-            {
-                "method": request.method,
-                "path": request.path,
-                "status": response.status,
-                "latency_ms": round(time * 1000, 2),
-                "remote": request.remote,
-            },
+            request.method,
+            request.path,
+            response.status,
+            round(time * 1000, 2),
+            request.remote,
         )
 
     @property
