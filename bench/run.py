@@ -303,7 +303,10 @@ class Bench:
     @contextmanager
     def profiled(self, scenario: str) -> Iterator[None]:
         """With --profile, samples serve with py-spy while the scenario runs (collapsed stacks,
-        one file per scenario: ``bench/results/profile-*/<scenario>.txt``)."""
+        one file per scenario: ``bench/results/profile-*/<scenario>.txt``). py-spy stops serve
+        for each sample: read without stopping, the coroutine stacks under uvloop came out torn
+        (frames of one request under another's); stopping slows serve, so a profiled run's
+        figures are not the run's figures."""
         if self.profile_dir is None or self.serve_pid is None or scenario.startswith("ceiling"):
             yield
             return
@@ -320,7 +323,6 @@ class Bench:
                 "raw",
                 "--rate",
                 "250",
-                "--nonblocking",
                 "--output",
                 str(out),
             ],

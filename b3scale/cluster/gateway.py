@@ -9,10 +9,10 @@ import logging
 
 from b3scale.bbb.responses import BBBError, failed
 from b3scale.cluster.callbacks import rewrite_callbacks
-from b3scale.cluster.chain import Context, Handler, Reply, compose
+from b3scale.cluster.chain import Context, Handler, Reply, Step, compose_per_call
 from b3scale.cluster.handlers.meetings import meeting_handlers
 from b3scale.cluster.handlers.recordings import recording_handlers
-from b3scale.cluster.middlewares.bind_meeting_frontend import bind_meeting_frontend
+from b3scale.cluster.middlewares.bind_meeting_frontend import MEETING_CALLS, bind_meeting_frontend
 from b3scale.cluster.middlewares.check_params import refuse_malformed_params
 from b3scale.cluster.middlewares.default_presentation import set_default_presentation
 from b3scale.cluster.middlewares.rewrite_meeting_id import rewrite_unique_meeting_id
@@ -34,37 +34,36 @@ database_trouble = Episode(log, "database unavailable or busy; calls answered 50
 def build_gateway(services: Services) -> Handler:
     handlers = {**meeting_handlers(services), **recording_handlers(services)}
 
-    async def dispatch(ctx: Context) -> Reply:
-        handler = handlers.get(ctx.request.call)
-        if handler is None:
-            return Reply(failed("unsupportedRequest"))
-        return await handler(ctx)
+    async def unsupported(ctx: Context) -> Reply:
+        return Reply(failed("unsupportedRequest"))
 
-    chain = compose(
+    create, join = frozenset({"create"}), frozenset({"join"})
+    chain_for = compose_per_call(
         [
-            refuse_malformed_params,
-            rewrite_unique_meeting_id,
-            bind_meeting_frontend(services.db, services.routes),
-            set_default_presentation,
-            set_create_params,
-            set_join_params,
+            Step(refuse_malformed_params),
+            Step(rewrite_unique_meeting_id),
+            Step(bind_meeting_frontend(services.db, services.routes), MEETING_CALLS),
+            Step(set_default_presentation, create),
+            Step(set_create_params, create),
+            Step(set_join_params, join),
             # After the frontend's own parameters, which must not lift the tenant's limits.
-            cap_max_participants,
-            mark_frontend,
-            limit_attendees(services.db, services.refusals),
+            Step(cap_max_participants, create),
+            Step(mark_frontend, create),
+            Step(limit_attendees(services.db, services.refusals), join),
             # Last, so callback URLs that frontend settings add are relayed too.
             *(
-                [rewrite_callbacks(services.public_url, services.retry_key)]
+                [Step(rewrite_callbacks(services.public_url, services.retry_key), create)]
                 if services.public_url
                 else []
             ),
         ],
-        dispatch,
+        handlers,
+        unsupported,
     )
 
     async def gateway(ctx: Context) -> Reply:
         try:
-            return await chain(ctx)
+            return await chain_for(ctx.request.call)(ctx)
         except BBBError as exc:
             return Reply(exc.body(), exc.status)
         except DatabaseError as exc:

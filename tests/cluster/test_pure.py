@@ -2,6 +2,7 @@
 
 import base64
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,15 @@ from b3scale.bbb import parse
 from b3scale.bbb.request import Request
 from b3scale.bbb.responses import BBBError
 from b3scale.cluster import join_pages, meeting_ids, meeting_state
-from b3scale.cluster.chain import Context, Handler, Middleware, Reply, compose
+from b3scale.cluster.chain import (
+    Context,
+    Handler,
+    Middleware,
+    Reply,
+    Step,
+    compose,
+    compose_per_call,
+)
 from b3scale.cluster.middlewares.default_presentation import with_default_presentation
 from b3scale.cluster.middlewares.rewrite_meeting_id import decode_body, encode_request
 from b3scale.cluster.middlewares.set_params import apply_params
@@ -118,8 +127,8 @@ def test_call_name(tail: str, call: str) -> None:
     assert call_name(tail) == call
 
 
-async def test_compose_runs_middlewares_in_list_order() -> None:
-    seen: list[str] = []
+def tagging(seen: list[str]) -> tuple[Callable[[str], Middleware], Callable[[str], Handler]]:
+    """Middlewares and terminals that write their names into ``seen`` as they run."""
 
     def tag(name: str) -> Middleware:
         def middleware(next_handler: Handler) -> Handler:
@@ -131,13 +140,48 @@ async def test_compose_runs_middlewares_in_list_order() -> None:
 
         return middleware
 
-    async def terminal(ctx: Context) -> Reply:
-        seen.append("terminal")
-        return Reply(b"")
+    def terminal(name: str) -> Handler:
+        async def handler(ctx: Context) -> Reply:
+            seen.append(name)
+            return Reply(b"")
 
-    chain = compose([tag("first"), tag("second"), tag("third")], terminal)
+        return handler
+
+    return tag, terminal
+
+
+async def test_compose_runs_middlewares_in_list_order() -> None:
+    seen: list[str] = []
+    tag, terminal = tagging(seen)
+    chain = compose([tag("first"), tag("second"), tag("third")], terminal("terminal"))
     await chain(Context(frontend(), Request("create")))
     assert seen == ["first", "second", "third", "terminal"]
+
+
+async def test_each_call_runs_only_its_steps_in_list_order() -> None:
+    seen: list[str] = []
+    tag, terminal = tagging(seen)
+    chain_for = compose_per_call(
+        [
+            Step(tag("every")),
+            Step(tag("create-only"), frozenset({"create"})),
+            Step(tag("join-and-end"), frozenset({"join", "end"})),
+            Step(tag("every-again")),
+        ],
+        {"create": terminal("create"), "join": terminal("join"), "end": terminal("end")},
+        terminal("unsupported"),
+    )
+    for call in ("create", "join", "fooBar"):
+        seen.clear()
+        await chain_for(call)(Context(frontend(), Request(call)))
+        assert (
+            seen
+            == {
+                "create": ["every", "create-only", "every-again", "create"],
+                "join": ["every", "join-and-end", "every-again", "join"],
+                "fooBar": ["every", "every-again", "unsupported"],
+            }[call]
+        )
 
 
 def test_an_element_with_a_bad_metadata_name_is_recognised_as_not_well_formed() -> None:
