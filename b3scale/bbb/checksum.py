@@ -16,15 +16,24 @@ from urllib.parse import quote_plus
 ALGORITHMS: dict[str, int] = {"sha1": 40, "sha256": 64, "sha384": 96, "sha512": 128}
 _BY_LENGTH: dict[int, str] = {length: name for name, length in ALGORITHMS.items()}
 
+#: The constructors themselves: hashlib.new looks the name up on every call.
+_HASHES = {
+    "sha1": hashlib.sha1,
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+}
+
 #: What we sign requests to backends with unless a backend asks for another algorithm.
 DEFAULT_SIGNING_ALGORITHM = "sha256"
 
 
 def compute(call: str, query: str, secret: str, algorithm: str = DEFAULT_SIGNING_ALGORITHM) -> str:
     """The hex checksum of ``call`` with the raw ``query`` (without checksum) and ``secret``."""
-    if algorithm not in ALGORITHMS:
+    digest = _HASHES.get(algorithm)
+    if digest is None:
         raise ValueError(f"unknown checksum algorithm {algorithm!r}")
-    return hashlib.new(algorithm, (call + query + secret).encode("utf-8")).hexdigest()
+    return digest((call + query + secret).encode("utf-8")).hexdigest()
 
 
 def find_checksum(raw_query: str) -> str | None:

@@ -20,8 +20,8 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 def decode_component(raw: str) -> str:
     """A query component decoded (``+`` is a space); most need no decoding at all."""
-    if "%" not in raw and "+" not in raw:
-        return raw
+    if "%" not in raw:
+        return raw.replace("+", " ") if "+" in raw else raw
     return unquote_plus(raw)
 
 
