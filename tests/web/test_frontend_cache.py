@@ -5,12 +5,16 @@ through its NOTIFY."""
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from aiohttp import web
+
 from b3scale.cluster.frontend_cache import MISS_LOOKUPS
+from b3scale.config import Config
 from b3scale.store.db import Database
 from b3scale.store.frontends import Frontend, insert_frontend
+from b3scale.web.app import create_app
 from b3scale.web.keys import FRONTENDS
 from tests.support.bbbclient import FrontendClient
-from tests.support.cluster import App, frontend
+from tests.support.cluster import App
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
@@ -21,12 +25,18 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
 
 
 async def test_invented_keys_cannot_starve_known_frontends_and_changes_arrive(
-    db: Database, gateway: App
+    db: Database,
+    migrated_db_url: str,
+    aiohttp_client: Callable[[web.Application], Awaitable[App]],
 ) -> None:
-    known = await frontend(db, gateway, "known")
+    # Added before the instance starts: in its table from the first load, no NOTIFY pending.
+    await insert_frontend(db, "known", "known-secret")
+    gateway = await aiohttp_client(
+        create_app(Config(db_url=migrated_db_url, db_pool_size=16, run_controller=False))
+    )
+    known = FrontendClient(gateway, "known", "known-secret")
     cache = gateway.app[FRONTENDS]
     await asyncio.wait_for(cache.listening.wait(), 10)
-    await eventually(lambda: _is_there(cache.get("known")))
 
     # A flood of invented keys while their lookups cannot finish (the table is locked): the
     # known frontend is still answered, and the flood holds only MISS_LOOKUPS connections.
