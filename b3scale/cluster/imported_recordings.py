@@ -12,13 +12,20 @@ from b3scale.bbb.recording_metadata import RecordingMetadata
 from b3scale.cluster import meeting_ids
 from b3scale.cluster.recording_access import protected_link
 from b3scale.store import frontends as frontend_store
+from b3scale.store import meetings as meeting_store
 from b3scale.store import recordings as store
+from b3scale.store.backends import Backend
 from b3scale.store.db import Database
 from b3scale.store.recordings import RecordingRow
 
 
 class ImportRefused(ValueError):
-    """The recording cannot be imported (its meeting names no frontend we know)."""
+    """The recording cannot be imported (its meeting names no frontend we know, or it
+    exists already for another frontend or from another node)."""
+
+
+class ImportForbidden(PermissionError):
+    """A node pushed a recording of a frontend whose meetings it never hosted."""
 
 
 def on_playback_host(url: str, playback_url: str | None) -> str:
@@ -32,13 +39,21 @@ def on_playback_host(url: str, playback_url: str | None) -> str:
 
 
 async def import_recording(
-    db: Database, found: RecordingMetadata, backend_host: str | None, playback_url: str | None
+    db: Database, found: RecordingMetadata, node: Backend | None, playback_url: str | None
 ) -> RecordingRow:
+    """Import what ``node`` pushed (None: an admin's import, of any frontend's recording).
+
+    A node's recording is taken only for a frontend whose meetings the node hosted, and never
+    replaces one another node pushed: a node's token (a credential kept on a BBB server)
+    cannot plant recordings in any tenant's getRecordings or overwrite another node's.
+    """
     decoded = meeting_ids.decode(found.meeting_id)
     key = decoded[0] if decoded else found.metadata.get("b3s-frontend")
     frontend = await frontend_store.select_frontend_by_key(db, key) if key else None
     if frontend is None:
         raise ImportRefused(f"the recording's meeting {found.meeting_id!r} is no frontend's")
+    if node is not None and not await meeting_store.has_hosted(db, frontend.id, node.id):
+        raise ImportForbidden("this node never hosted a meeting of the recording's frontend")
     external = decoded[1] if decoded else found.meeting_id
     published, protected = visibility(frontend.settings, found.published)
     fmt = dict(found.format)
@@ -67,11 +82,14 @@ async def import_recording(
                 raw_size=found.raw_size,
                 metadata={k: v for k, v in found.metadata.items() if k != "b3s-frontend"},
                 formats=[fmt] if fmt else [],
-                backend_host=backend_host,
+                backend_host=node.host if node else None,
             ),
+            same_node_only=node is not None,
         )
     except PermissionError:
-        raise ImportRefused("a recording with this ID belongs to another frontend") from None
+        raise ImportRefused(
+            "a recording with this ID belongs to another frontend or was pushed by another node"
+        ) from None
 
 
 #: The frontend setting ``recordings.visibility_override`` (b3scale's values): (published,

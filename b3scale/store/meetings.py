@@ -314,6 +314,17 @@ async def select_frontend_backends(db: Database | Session, frontend_id: UUID) ->
     )
 
 
+async def has_hosted(db: Database | Session, frontend_id: UUID, backend_id: UUID) -> bool:
+    """Whether the backend ever hosted a meeting of the frontend (placed there, or running
+    there now): only then may its node import the frontend's recordings."""
+    row = await db.fetch_one(
+        "SELECT EXISTS (SELECT 1 FROM frontend_backends WHERE frontend_id = %s AND backend_id = %s)"
+        " OR EXISTS (SELECT 1 FROM meetings WHERE frontend_id = %s AND backend_id = %s) AS hosted",
+        (frontend_id, backend_id, frontend_id, backend_id),
+    )
+    return bool(row and row["hosted"])
+
+
 async def select_meetings(
     db: Database | Session,
     *,

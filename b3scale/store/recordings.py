@@ -49,10 +49,15 @@ _COLUMNS = (
 )
 
 
-async def upsert_recording(db: Database | Session, recording: RecordingRow) -> RecordingRow:
+async def upsert_recording(
+    db: Database | Session, recording: RecordingRow, *, same_node_only: bool = False
+) -> RecordingRow:
     """Insert or replace an imported recording; formats are merged by type (a recording's
     formats may be pushed one at a time), and what the frontend changed since (published,
-    protected, metadata) is kept."""
+    protected, metadata) is kept. With ``same_node_only`` (a node's push) a recording already
+    imported from another node (or by an admin) is left as it is.
+
+    Raises PermissionError when the recording exists and may not be replaced."""
     row = await db.fetch_one(
         "INSERT INTO recordings (record_id, frontend_id, meeting_id, node_meeting_id, name, "
         "  is_breakout, published, state, protected, start_time, end_time, participants, "
@@ -72,6 +77,8 @@ async def upsert_recording(db: Database | Session, recording: RecordingRow) -> R
         "  raw_size = EXCLUDED.raw_size, backend_host = EXCLUDED.backend_host, "
         "  updated_at = now() "
         "WHERE recordings.frontend_id = EXCLUDED.frontend_id "
+        "  AND (NOT %(same_node_only)s "
+        "       OR recordings.backend_host IS NOT DISTINCT FROM EXCLUDED.backend_host) "
         "RETURNING " + _COLUMNS,
         {
             "record_id": recording.record_id,
@@ -90,10 +97,11 @@ async def upsert_recording(db: Database | Session, recording: RecordingRow) -> R
             "metadata": json.dumps(recording.metadata),
             "formats": json.dumps(recording.formats),
             "backend_host": recording.backend_host,
+            "same_node_only": same_node_only,
         },
     )
     if row is None:
-        raise PermissionError("the recording belongs to another frontend")
+        raise PermissionError("the recording belongs to another frontend or another node")
     return RecordingRow.from_row(row)
 
 

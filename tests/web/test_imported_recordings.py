@@ -26,6 +26,9 @@ from tests.support.services import free_port
 SECRET = "recordings-api-secret-0123456789-abcdef"
 ADMIN = {"Authorization": f"Bearer {sign_token(SECRET, 'admin', 'b3scale:admin', 600)}"}
 NODE_TOKEN = sign_token(SECRET, "bbb-one", "b3scale:node", 600)
+#: Another node's token, and one whose subject names no backend.
+NODE_TWO_TOKEN = sign_token(SECRET, "bbb-two", "b3scale:node", 600)
+STRANGER_TOKEN = sign_token(SECRET, "bbb-unknown", "b3scale:node", 600)
 
 
 async def bbb(
@@ -34,6 +37,21 @@ async def bbb(
     query = Request.build(call, params).signed_query(f"{key}-secret")
     async with session.get(f"{serve.url}/bbb/{key}/bigbluebutton/api/{call}?{query}") as resp:
         return ET.fromstring(await resp.read())
+
+
+async def registered(serve: Serve, host: str, secret: str, agent_ref: str) -> str:
+    """A backend registered through the API and polled healthy (ready for meetings)."""
+    async with aiohttp.ClientSession(headers=ADMIN) as admin:
+        body = {"bbb": {"host": host, "secret": secret}, "agent_ref": agent_ref}
+        async with admin.post(f"{serve.url}/api/v1/backends", json=body) as resp:
+            assert resp.status == 201
+            backend_id: str = (await resp.json())["id"]
+        for _ in range(200):
+            async with admin.get(f"{serve.url}/api/v1/backends/{backend_id}") as resp:
+                if (await resp.json())["healthy"]:
+                    return backend_id
+            await asyncio.sleep(0.05)
+    raise AssertionError("the backend was never polled healthy")
 
 
 def sha256(path: Path) -> str:
@@ -56,17 +74,12 @@ async def test_a_pushed_recording_outlives_its_node(
         B3SCALE_RECORDINGS_DIR=str(store),
     ) as serve:
         await asyncio.to_thread(serve.wait_healthy)
-        async with (
-            aiohttp.ClientSession(headers=ADMIN) as admin,
-            admin.post(
-                f"{serve.url}/api/v1/backends",
-                json={"bbb": {"host": node.api_url, "secret": node.secret}},
-            ) as resp,
-        ):
-            assert resp.status == 201
-            backend_id = (await resp.json())["id"]
+        backend_id = await registered(serve, node.api_url, node.secret, "bbb-one")
         await insert_frontend(db, "fe1", "fe1-secret")
         await insert_frontend(db, "fe2", "fe2-secret")
+        async with aiohttp.ClientSession() as http:
+            created = await bbb(http, serve, "fe1", "create", {"meetingID": "lecture"})
+            assert created.findtext("returncode") == "SUCCESS"
         encoded = meeting_ids.encode("fe1", "lecture")
         record_id = internal_meeting_id(encoded, int(time.time() * 1000))
         node.add_recording(
@@ -115,6 +128,7 @@ async def test_a_pushed_recording_outlives_its_node(
             run_b3scale, "recordings", "push", record_id, "--published-dir", str(published), **env
         )
         assert again.returncode == 0 and "0 files sent, 4 already there" in again.stdout
+        await _nodes_push_only_their_own(serve, db, node, tmp_path, record_id)
 
         # The node is decommissioned and deleted: its recording is still listed and plays.
         await node.close()
@@ -197,3 +211,61 @@ async def test_a_pushed_recording_outlives_its_node(
             assert gone.findtext("messageKey") == "noRecordings"
         assert not (store / "presentation" / record_id).exists()
         assert urllib.parse.quote(NODE_TOKEN) not in serve.output
+
+
+async def _nodes_push_only_their_own(
+    serve: Serve, db: Database, node: SimNode, tmp_path: Path, lecture: str
+) -> None:
+    """A node token pushes only for the frontends its node hosted, never over another node's
+    recording, and not at all when it is bound to no backend; an admin imports anything."""
+    published = tmp_path / "published"
+    foreign = internal_meeting_id(meeting_ids.encode("fe2", "exam"), int(time.time() * 1000))
+    node.add_recording(Recording(foreign, meeting_ids.encode("fe2", "exam"), "Exam", 1, 2))
+    imports = f"{serve.url}/api/v1/recordings-import"
+
+    def metadata(record_id: str) -> bytes:
+        return (published / "presentation" / record_id / "metadata.xml").read_bytes()
+
+    async def post(token: str, record_id: str) -> tuple[int, str]:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as http,
+            http.post(imports, data=metadata(record_id)) as resp,
+        ):
+            answer = await resp.json()
+            return resp.status, answer["message"] if resp.status >= 400 else ""
+
+    # Node one never hosted a meeting of fe2: it cannot plant a recording in fe2's list.
+    status, message = await post(NODE_TOKEN, foreign)
+    assert status == 403 and "never hosted" in message
+    # A node token bound to no backend pushes no file and imports nothing.
+    headers = {"Authorization": f"Bearer {STRANGER_TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as stranger:
+        address = f"{serve.url}/api/v1/recording-files/{foreign}/presentation/index.html"
+        async with stranger.put(address + "?offset=0", data=b"<html>") as resp:
+            assert resp.status == 403
+        async with stranger.get(address) as resp:
+            assert resp.status == 403
+    assert (await post(STRANGER_TOKEN, lecture))[0] == 403
+
+    # Node two hosts a meeting of fe1 now, but cannot replace the lecture node one pushed.
+    second = SimNode(secret="node-two-secret")
+    await second.start()
+    try:
+        await registered(serve, second.api_url, second.secret, "bbb-two")
+        async with aiohttp.ClientSession() as http:
+            seminar = await bbb(http, serve, "fe1", "create", {"meetingID": "seminar"})
+        assert seminar.findtext("returncode") == "SUCCESS"
+        assert second.meetings, "the seminar went to the empty node two"
+        status, message = await post(NODE_TWO_TOKEN, lecture)
+        assert status == 409 and "another node" in message
+        # The lecture is still node one's.
+        rows = await db.fetch_all(
+            "SELECT backend_host FROM recordings WHERE record_id = %s", (lecture,)
+        )
+        assert [r["backend_host"] for r in rows] == [node.api_url]
+    finally:
+        await second.close()
+    # An admin imports any frontend's recording.
+    status, _ = await post(ADMIN["Authorization"].removeprefix("Bearer "), foreign)
+    assert status == 201

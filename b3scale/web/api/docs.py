@@ -29,7 +29,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 ERRORS = {
     "400": _json(_ref("Error"), "Invalid input (validation errors list the fields)"),
     "401": _json(_ref("Error"), "Missing, invalid or expired token"),
-    "403": _json(_ref("Error"), "The token lacks the scope"),
+    "403": _json(_ref("Error"), "The token lacks the scope, or its node the right"),
     "503": _json(_ref("Error"), "The database is not available"),
 }
 NOT_FOUND = {"404": _json(_ref("Error"), "Not found (or not yours)")}
@@ -463,10 +463,16 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/recordings-import": {
         "post": _op(
-            "Import a pushed recording's format: its metadata.xml (b3scale:node or admin)",
+            "Import a pushed recording's format: its metadata.xml (b3scale:node or admin). A "
+            "node imports only recordings of frontends whose meetings it hosted, and never "
+            "replaces a recording another node pushed",
             {
                 "201": _json({"type": "object"}, "Imported"),
-                "409": _json(_ref("Error"), "Its meeting is no frontend's"),
+                "409": _json(
+                    _ref("Error"),
+                    "Its meeting is no frontend's, or the recording is another frontend's or "
+                    "another node's",
+                ),
                 **NOT_FOUND,
                 "413": _json(_ref("Error"), "The body is larger than 1 MiB"),
             },

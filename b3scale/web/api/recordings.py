@@ -17,10 +17,11 @@ import re
 from aiohttp import web
 
 from b3scale.bbb.recording_metadata import MetadataError, parse_metadata
-from b3scale.cluster.imported_recordings import ImportRefused, import_recording
+from b3scale.cluster.imported_recordings import ImportForbidden, ImportRefused, import_recording
 from b3scale.store import backends as backend_store
 from b3scale.store import frontends as frontend_store
 from b3scale.store import recordings as store
+from b3scale.store.backends import Backend
 from b3scale.store.files import BadPath, RecordingFiles, check_path
 from b3scale.store.recordings import RecordingRow
 from b3scale.web.api.auth import principal, require_admin
@@ -50,11 +51,23 @@ def files_of(request: web.Request) -> RecordingFiles:
     return files
 
 
-def require_pusher(request: web.Request) -> None:
-    """A node agent's token (nodes push their recordings) or an admin's."""
+async def require_pusher(request: web.Request) -> Backend | None:
+    """An admin's token (None) or a node agent's token bound to a backend (that backend):
+    a node token whose subject names no backend pushes nothing."""
     who = principal(request)
-    if not (who.is_admin or (who.is_node and who.subject)):
+    if who.is_admin:
+        return None
+    if not (who.is_node and who.subject):
         raise ApiError(403, "forbidden", "b3scale:node or b3scale:admin scope required")
+    node = await backend_store.select_backend_by_agent_ref(db(request), who.subject)
+    if node is None:
+        raise ApiError(
+            403,
+            "forbidden",
+            "this node token is bound to no backend (register the node, or set the "
+            "backend's agent_ref to the token's subject)",
+        )
+    return node
 
 
 def file_address(request: web.Request) -> tuple[str, str, str]:
@@ -70,7 +83,7 @@ def file_address(request: web.Request) -> tuple[str, str, str]:
 
 @routes.get("/recording-files/{record_id}/{format}/{path:.+}")
 async def file_state(request: web.Request) -> web.Response:
-    require_pusher(request)
+    await require_pusher(request)
     files = files_of(request)
     record_id, fmt, path = file_address(request)
     state = await asyncio.to_thread(files.state, record_id, fmt, path)
@@ -90,7 +103,7 @@ def _query_int(request: web.Request, name: str, default: int | None) -> int | No
 async def upload_file(request: web.Request) -> web.Response:
     """The body continues the upload at ``offset``; with ``total`` and ``sha256`` it is the
     last part: the file appears if it matches (201), else the upload is discarded (409)."""
-    require_pusher(request)
+    await require_pusher(request)
     files = files_of(request)
     record_id, fmt, path = file_address(request)
     offset = _query_int(request, "offset", 0)
@@ -127,25 +140,19 @@ async def upload_file(request: web.Request) -> web.Response:
 async def import_metadata(request: web.Request) -> web.Response:
     """A format's ``metadata.xml``, once its files are pushed: the recording is listed from
     then on, with playback URLs on the playback host."""
-    require_pusher(request)
+    node = await require_pusher(request)
     files_of(request)
     try:
         found = parse_metadata(await read_body(request, 1024 * 1024))
     except MetadataError as exc:
         raise validation_error({"body": [str(exc)]}) from None
-    who = principal(request)
-    backend_host = None
-    if who.is_node and who.subject:
-        own = await backend_store.select_backend_by_agent_ref(db(request), who.subject)
-        backend_host = own.host if own else None
     config = request.config_dict[CONFIG]
     try:
         imported = await import_recording(
-            db(request),
-            found,
-            backend_host,
-            config.recordings_playback_url or config.public_url,
+            db(request), found, node, config.recordings_playback_url or config.public_url
         )
+    except ImportForbidden as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
     except ImportRefused as exc:
         raise ApiError(409, "import_refused", str(exc)) from None
     log.info(
