@@ -213,7 +213,8 @@ def register(
 def throwaway_postgres(
     prefix: str, settings: dict[str, str] | None = None
 ) -> Iterator[tuple[LocalCluster, Path]]:
-    """A PostgreSQL with stock settings on a free port, in a folder removed afterwards."""
+    """A PostgreSQL with stock settings (and ``settings``) on a free port, in a folder removed
+    afterwards."""
     work = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     work.chmod(0o755)  # the postgres user must reach its data folder
     (work / "pg").mkdir()
@@ -221,11 +222,13 @@ def throwaway_postgres(
     cluster = LocalCluster(
         work / "pg",
         tcp_port=free_port(),
-        durable=False,
+        # fsync and synchronous_commit on, as a user runs it: a commit's flush counts.
+        durable=True,
         # Which statements cost what (read with --profile); negligible overhead otherwise.
         settings={
             "shared_preload_libraries": "pg_stat_statements",
             "pg_stat_statements.track": "all",
+            **(settings or {}),
         },
     )
     cluster.start()
@@ -248,6 +251,8 @@ class Bench:
         #: With --env: variables for serve (B3SCALE_* from the caller's environment are not
         #: passed on, so a run measures the defaults unless it says otherwise).
         self.serve_env: dict[str, str] = {}
+        #: PostgreSQL settings beyond the stock ones (--pg).
+        self.pg_settings: dict[str, str] = {}
         #: With --cprofile: serve runs under cProfile (``python -m cProfile -o FILE -m ...``).
         self.serve_prefix: list[str] = []
         #: With --only: the GET scenarios to run (the others, ceilings and idle are skipped).
@@ -371,13 +376,8 @@ class Bench:
 
     def run(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("B3SCALE_")}
-        # With --profile, which statements cost what (pg_stat_statements, inside functions too).
-        settings = (
-            {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
-            if self.profile_dir
-            else None
-        )
-        with throwaway_postgres("b3scale-bench-", settings) as (cluster, work):
+        self.facts["postgres_settings"] = self.pg_settings
+        with throwaway_postgres("b3scale-bench-", self.pg_settings) as (cluster, work):
             self.workdir = work
             self.postgres_pid = int((cluster.data / "postmaster.pid").read_text().split()[0])
             self.admin_dsn = f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres"
@@ -661,6 +661,14 @@ def main() -> None:
         help="an environment variable for serve (repeatable), e.g. B3SCALE_WORKERS=2",
     )
     parser.add_argument(
+        "--pg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL setting (repeatable); e.g. commit_delay=1000 makes each flushed "
+        "commit wait 1 ms first, as on a cloud disk whose flush takes that long",
+    )
+    parser.add_argument(
         "--cprofile",
         type=Path,
         metavar="FILE",
@@ -676,6 +684,7 @@ def main() -> None:
     if args.cprofile:
         bench.serve_prefix = [sys.executable, "-m", "cProfile", "-o", str(args.cprofile.resolve())]
     bench.serve_env = dict(item.split("=", 1) for item in args.env)
+    bench.pg_settings = dict(item.split("=", 1) for item in args.pg)
     if args.profile:
         bench.profile_dir = args.out / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
     try:

@@ -136,3 +136,25 @@ async def test_create_claims_a_polled_meeting_and_refuses_another_frontends(db: 
     else:
         raise AssertionError("another frontend's meeting was placed for this one")
     assert await db.fetch_value("SELECT frontend_id FROM meetings WHERE id = 'polled'") == mine
+
+
+async def test_the_unflushed_commit_stays_with_the_placement(
+    db: Database, migrated_db_url: str
+) -> None:
+    """The placement commits without waiting for the disk, for its own transaction only: the
+    pooled connection's next statements (API writes, state writes) commit durably as set."""
+    del db  # (emptied the tables)
+    single = await Database.connect(migrated_db_url, 1)  # one connection: the same session
+    try:
+        before = await single.fetch_one(
+            "SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'"
+        )
+        frontend = await insert_frontend(single, "fe-durable", "s")
+        backend = await ready_backend(single, "durable")
+        assert await place(single, frontend.id, "durable-meeting") == backend.id
+        after = await single.fetch_one(
+            "SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'"
+        )
+        assert after == before and after is not None and after["source"] != "session"
+    finally:
+        await single.close()
