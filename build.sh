@@ -2,7 +2,7 @@
 # Developer tasks. Usage: ./build.sh <command> [args]
 #   test [pytest args]  install what is missing, then ruff, mypy and pytest
 #   check               ruff and mypy only
-#   pyz                 build dist/b3scale, one executable file (shiv), and smoke-run it
+#   pyz [FILE]          build dist/b3scale (or FILE), one executable file (shiv); smoke-run it
 #   run                 build the pyz and start `serve` (embedded database unless B3SCALE_DB_URL)
 #   bench [--quick]     run the benchmarks in bench/ (a few minutes; --quick: seconds)
 set -euo pipefail
@@ -82,17 +82,18 @@ cmd_test() {
 }
 
 cmd_pyz() {
+    local out=${1:-dist/b3scale}
     venv
-    mkdir -p dist
-    say "building dist/b3scale"
-    "$VENV/bin/shiv" -q -c b3scale -o dist/b3scale -p '/usr/bin/env python3' --compressed . \
+    mkdir -p "$(dirname "$out")"
+    say "building $out"
+    "$VENV/bin/shiv" -q -c b3scale -o "$out" -p '/usr/bin/env python3' --compressed . \
         --disable-pip-version-check
     local elsewhere
     elsewhere=$(mktemp -d)
-    cp dist/b3scale "$elsewhere/b3scale"
+    cp "$out" "$elsewhere/b3scale"
     (cd "$elsewhere" && ./b3scale --version)
     rm -rf "$elsewhere"
-    say "dist/b3scale: $(du -h dist/b3scale | cut -f1)"
+    say "$out: $(du -h "$out" | cut -f1)"
 }
 
 cmd_run() {
@@ -119,7 +120,7 @@ cmd_bench() {
 case "${1:-}" in
     test) shift; cmd_test "$@" ;;
     check) venv; check ;;
-    pyz) cmd_pyz ;;
+    pyz) shift; cmd_pyz "$@" ;;
     run) cmd_run ;;
     bench) shift; cmd_bench "$@" ;;
     *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

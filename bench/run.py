@@ -42,6 +42,8 @@ API_SECRET = "bench-api-secret-0123456789-abcdefghijklmnop"  # noqa: S105 - a th
 CONCURRENCY = 64
 #: How long the cluster may settle after --meetings grew it (two poll intervals and more).
 SETTLE_SECONDS = 30
+#: How long the polls may catch up with the measured creates (two poll intervals).
+POLLS_SETTLE_SECONDS = 20
 #: The frontend whose meetings make the cluster big (the measured frontends keep their share).
 FILLER = "filler"
 
@@ -461,6 +463,10 @@ class Bench:
         self.facts["meetings_in_cluster"] = (
             plan.big_cluster if plan.fill_first else plan.frontends * plan.meetings_per_frontend
         )
+        # The calls below are measured in the steady state: the first poll of each backend
+        # after the creates writes every new meeting's full details once (measured: 5 % of
+        # serve's CPU in a getMeetingInfo run right after them), which is the creates' cost.
+        time.sleep(POLLS_SETTLE_SECONDS if plan.idle_seconds > 5 else 0)
         # 3. The GET calls, on meetings that exist.
         join_url = self.gateway_url(
             base,

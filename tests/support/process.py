@@ -26,6 +26,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def env_without_checkout(**extra: str) -> dict[str, str]:
+    """:func:`clean_env` without the checkout on the module path (for the one-file build,
+    which must bring everything it needs)."""
+    env = clean_env(**extra)
+    del env["PYTHONPATH"]
+    return env
+
+
 def run_b3scale(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run to completion from an empty folder (so no .env is picked up)."""
     with tempfile.TemporaryDirectory() as cwd:
@@ -53,6 +61,12 @@ def http_status(url: str) -> int | None:
 class Serve:
     """``b3scale serve`` in the background on a free port; stopped with SIGTERM."""
 
+    #: The b3scale command: the checkout's package (a subclass runs the one-file build).
+    command: tuple[str, ...] = (sys.executable, "-m", "b3scale")
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        return clean_env(**env)
+
     def __init__(self, port: int | None = None, **env: str) -> None:
         self.port = port or free_port()
         env.setdefault("B3SCALE_LOG_FORMAT", "plain")
@@ -60,8 +74,8 @@ class Serve:
         self._cwd = tempfile.TemporaryDirectory()
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in __exit__
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "b3scale", "serve"],
-            env=clean_env(**env),
+            [*self.command, "serve"],
+            env=self.environment(env),
             cwd=self._cwd.name,
             stdout=self._log,
             stderr=subprocess.STDOUT,
