@@ -15,6 +15,7 @@ from b3scale.cluster.commands import CommandRunner
 from b3scale.cluster.controller import Controller, ControllerSettings
 from b3scale.cluster.frontend_cache import FrontendCache
 from b3scale.cluster.gateway import build_gateway
+from b3scale.cluster.load_history import LoadHistory
 from b3scale.cluster.services import Services, load_retry_key
 from b3scale.cluster.stats import ClusterStats
 from b3scale.config import Config
@@ -131,7 +132,8 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     jobs = [frontends.run(stop), services.routes.run(stop)]
     if config.run_controller:
         delivery = CallbackDelivery(services.db, services.http, app[STATS].callbacks)
-        jobs += [controller.run(stop), runner.run(stop), delivery.run(stop)]
+        history = LoadHistory(services.db)
+        jobs += [controller.run(stop), runner.run(stop), delivery.run(stop), history.run(stop)]
     tasks = [asyncio.create_task(job) for job in jobs]
     yield
     # Ask the jobs to finish what they are doing (cancelling aiopg mid-query can hang its

@@ -11,9 +11,7 @@ send. Mounted only where the REST API is (an instance without an API secret has 
 from __future__ import annotations
 
 import time
-from collections import deque
 from importlib import resources
-from typing import Any
 from uuid import UUID
 
 from aiohttp import web
@@ -21,6 +19,7 @@ from aiohttp import web
 from b3scale.cluster import tokens
 from b3scale.store import backends as backend_store
 from b3scale.store import frontends as frontend_store
+from b3scale.store import load_samples
 from b3scale.store import meetings as meeting_store
 from b3scale.store.frontends import Frontend
 from b3scale.web.api.auth import decode_token
@@ -33,12 +32,7 @@ SESSION_PURPOSE = "ui-session"
 SESSION_TTL = 12 * 3600
 #: The header the page's scripts send with a change (a cross-site form cannot).
 CSRF_HEADER = "X-B3scale-UI"
-#: Load samples kept per backend: one per SAMPLE_EVERY seconds over the last hour.
-SAMPLE_EVERY = 30.0
-HISTORY = 120
 MEETINGS_SHOWN = 2000
-
-HISTORY_KEY = web.AppKey("ui_history", dict)
 
 
 def _asset(name: str) -> bytes:
@@ -138,22 +132,6 @@ def _require_session(request: web.Request) -> str:
     return subject
 
 
-def _sample(request: web.Request, backends: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """This instance's load history per backend (one sample per 30 s, the last hour)."""
-    history: dict[str, deque[tuple[int, float, int, int]]] = request.app[HISTORY_KEY]
-    now = int(time.time())
-    for backend in backends:
-        samples = history.setdefault(backend["id"], deque(maxlen=HISTORY))
-        if not samples or now - samples[-1][0] >= SAMPLE_EVERY:
-            samples.append(
-                (now, backend["load"], backend["meetings_count"], backend["attendees_count"])
-            )
-    known = {b["id"] for b in backends}
-    for gone in [k for k in history if k not in known]:
-        del history[gone]
-    return {k: list(v) for k, v in history.items()}
-
-
 def _limits(frontend: Frontend) -> str:
     parts = []
     if frontend.meetings_limit is not None:
@@ -207,7 +185,9 @@ async def overview(request: web.Request) -> web.Response:
             }
             for r in rows
         ],
-        "history": _sample(request, backends),
+        # Sampled into the database every 30 s by the background jobs: every instance shows
+        # the same history, whether or not anyone watched.
+        "history": {str(k): v for k, v in (await load_samples.select_samples(db)).items()},
     }
     return web.json_response(data, headers={"Cache-Control": "no-store"})
 
@@ -238,7 +218,6 @@ async def to_index(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    app[HISTORY_KEY] = {}
     app.router.add_get("/ui", to_index)
     app.router.add_get("/ui/", index)
     app.router.add_get("/ui/assets/{name}", asset)

@@ -12,18 +12,21 @@ function cell(row, text, cls) {
   return td;
 }
 
-function sparkline(samples) {
+// The load over the last hour, placed by time (samples come every 30 s from the cluster's
+// database; a gap, when no instance ran, stays a gap in time).
+function sparkline(samples, now) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("class", "spark");
   svg.setAttribute("viewBox", "0 0 120 24");
   svg.setAttribute("role", "img");
-  const loads = (samples || []).map((s) => s[1]);
+  const shown = (samples || []).filter((s) => s[0] >= now - 3600);
+  const loads = shown.map((s) => s[1]);
   const top = Math.max(1, ...loads);
   svg.setAttribute("aria-label", loads.length ? `load over the last hour, now ${loads[loads.length - 1]}` : "no samples yet");
   const line = document.createElementNS(ns, "polyline");
-  const step = loads.length > 1 ? 120 / (loads.length - 1) : 0;
-  line.setAttribute("points", loads.map((l, i) => `${(i * step).toFixed(1)},${(23 - (l / top) * 22).toFixed(1)}`).join(" "));
+  const x = (t) => Math.max(0, Math.min(120, (120 * (t - (now - 3600))) / 3600));
+  line.setAttribute("points", shown.map((s) => `${x(s[0]).toFixed(1)},${(23 - (s[1] / top) * 22).toFixed(1)}`).join(" "));
   svg.appendChild(line);
   return svg;
 }
@@ -56,7 +59,7 @@ function renderBackends(data) {
     cell(row, b.latency ? `${(b.latency / 1e6).toFixed(0)} ms` : "", "num");
     cell(row, (b.tags || []).join(", "));
     cell(row, b.last_error, "error");
-    cell(row, "").appendChild(sparkline(data.history[b.id]));
+    cell(row, "").appendChild(sparkline(data.history[b.id], data.now));
     const action = cell(row, "");
     const button = document.createElement("button");
     const enable = b.admin_state !== "ready";
