@@ -37,6 +37,17 @@ class Param:
         self.key = decode_component(raw_key)
         self.value = decode_component(raw_value)
 
+    @classmethod
+    def encoded(cls, key: str, value: str) -> Param:
+        """A pair we set ourselves, from decoded text: encoded once, and not decoded back
+        (``encode_value`` round-trips, so the decoded text is what we were given)."""
+        param = cls.__new__(cls)
+        param.raw_key = encode_value(key)
+        param.raw_value = encode_value(value)
+        param.key = key
+        param.value = value
+        return param
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Param):
             return NotImplemented
@@ -110,7 +121,7 @@ class Request:
     @classmethod
     def build(cls, call: str, pairs: dict[str, str] | None = None, **kwargs: object) -> Request:
         """A new request from decoded values (for our own calls to backends)."""
-        params = tuple(Param(encode_value(k), encode_value(v)) for k, v in (pairs or {}).items())
+        params = tuple(Param.encoded(k, v) for k, v in (pairs or {}).items())
         return cls(call, params, **kwargs)  # type: ignore[arg-type]
 
     # -- reading --------------------------------------------------------------------------
@@ -140,7 +151,7 @@ class Request:
 
     def with_param(self, key: str, value: str) -> Request:
         """``key`` set to ``value``: replaces every occurrence in place, else appends."""
-        new = Param(encode_value(key), encode_value(value))
+        new = Param.encoded(key, value)
         if key not in self._index:
             return self._with_params((*self.params, new))
         params: list[Param] = []

@@ -32,6 +32,20 @@ def test_decoded_component_is_unquote_plus(raw: str) -> None:
 
 
 @SETTINGS
+@given(st.text(max_size=20) | QUERYISH, st.text(max_size=40) | QUERYISH)
+def test_a_pair_we_set_reads_as_if_parsed_from_the_wire(key: str, value: str) -> None:
+    ours = Param.encoded(key, value)
+    parsed = Param(encode_value(key), encode_value(value))
+    assert (ours.raw_key, ours.raw_value, ours.key, ours.value) == (
+        parsed.raw_key,
+        parsed.raw_value,
+        parsed.key,
+        parsed.value,
+    )
+    assert (ours.key, ours.value) == (key, value)
+
+
+@SETTINGS
 @given(st.text(max_size=20), st.text(max_size=60))
 def test_encoded_meeting_ids_decode_to_what_went_in(key: str, meeting_id: str) -> None:
     assert meeting_ids.decode(meeting_ids.encode(key, meeting_id)) == (key, meeting_id)
