@@ -137,6 +137,36 @@ async def test_the_dashboard_shows_the_cluster_live_and_drains_a_backend(
         await asyncio.to_thread(browser.save_screenshot, str(shot))
         assert shot.stat().st_size > 10_000
 
+        # On a phone (390×844 CSS pixels, touch): the page is as wide as the screen (wide
+        # tables scroll inside their own box) and every backend is there to act on.
+        def on_a_phone() -> tuple[int, int, int]:
+            browser.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
+            )
+            browser.get(f"{serve.url}/ui/")
+
+            def rows() -> list[Any]:
+                return list(browser.find_elements(By.CSS_SELECTOR, "#backends tbody tr"))
+
+            shown = len(wait_for(rows, 10, "the backends on a phone"))
+            for row in rows():  # named by host (the API URL on hover)
+                first = row.find_element(By.TAG_NAME, "td")
+                url = row.get_attribute("data-host") or ""
+                assert first.get_attribute("title") == url
+                assert first.text == url.removeprefix("http://").removesuffix("/bigbluebutton/api/")
+            page, screen = browser.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth];"
+            )
+            browser.save_screenshot(str(tmp_path / "dashboard-390x844.png"))
+            browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+            return shown, int(page), int(screen)
+
+        shown, page_width, screen_width = await asyncio.to_thread(on_a_phone)
+        assert shown == 3 and screen_width == 390
+        assert page_width <= screen_width, "the page is wider than the phone"
+        assert (tmp_path / "dashboard-390x844.png").stat().st_size > 10_000
+
         # The change needs the page's header: a cross-site form cannot make it.
         other_id = api(serve, "GET", "/backends")[1]["id"]
         forged = await asyncio.to_thread(

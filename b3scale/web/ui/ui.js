@@ -12,6 +12,15 @@ function cell(row, text, cls) {
   return td;
 }
 
+// A backend by its host name (what operators call it; a phone's width has no room for the
+// whole API URL), the whole URL on hover.
+function hostCell(row, url) {
+  const short = (url || "").replace(/^https?:\/\//, "").replace(/\/bigbluebutton\/api\/?$/, "");
+  const td = cell(row, short);
+  if (url) td.title = url;
+  return td;
+}
+
 // The load over the last hour, placed by time (samples come every 30 s from the cluster's
 // database; a gap, when no instance ran, stays a gap in time).
 function sparkline(samples, now) {
@@ -50,7 +59,7 @@ function renderBackends(data) {
   body.replaceChildren(...rows.map((b) => {
     const row = document.createElement("tr");
     row.dataset.host = b.host;
-    cell(row, b.host);
+    hostCell(row, b.host);
     cell(row, b.admin_state, b.admin_state === "ready" ? "" : "bad");
     cell(row, b.healthy ? "healthy" : `down (${b.node_state})`, b.healthy ? "ok" : "bad");
     cell(row, b.meetings_count, "num meetings");
@@ -91,7 +100,7 @@ function renderMeetings(data) {
     const row = document.createElement("tr");
     cell(row, m.meeting);
     cell(row, m.frontend);
-    cell(row, m.backend);
+    hostCell(row, m.backend);
     cell(row, m.attendees, "num");
     cell(row, m.running ? new Date(m.since).toLocaleString() : "not started");
     return row;
