@@ -121,6 +121,11 @@ class Session:
         # Plain tuples zipped with the column names: cheaper than psycopg2's dict cursors.
         return dict(zip(self._names(), row, strict=True)) if row is not None else None
 
+    async def fetch_column(self, query: LiteralString, params: Params = None) -> list[Any]:
+        """The first column of every row (no dict per row: for long lists of one value)."""
+        await self._cursor.execute(query, params)
+        return [row[0] for row in await self._cursor.fetchall()]
+
     async def fetch_value(self, query: LiteralString, params: Params = None) -> Any:
         row = await self.fetch_one(query, params)
         return next(iter(row.values())) if row else None
@@ -360,6 +365,10 @@ class Database:
     async def fetch_one(self, query: LiteralString, params: Params = None) -> Row | None:
         async with self.session() as s:
             return await s.fetch_one(query, params)
+
+    async def fetch_column(self, query: LiteralString, params: Params = None) -> list[Any]:
+        async with self.session() as s:
+            return await s.fetch_column(query, params)
 
     async def fetch_value(self, query: LiteralString, params: Params = None) -> Any:
         async with self.session() as s:

@@ -304,14 +304,15 @@ async def delete_vanished_meetings(
     )
 
 
-async def select_frontend_meeting_xml(db: Database | Session, frontend_id: UUID) -> list[str]:
-    """The <meeting> elements of the frontend's meetings, oldest first, for getMeetings."""
-    rows = await db.fetch_all(
+async def select_frontend_meeting_xml(db: Database | Session, frontend_id: UUID) -> str:
+    """The frontend's stored ``<meeting>`` elements, oldest first, as one string ("" for
+    none)."""
+    elements = await db.fetch_column(
         "SELECT info_xml FROM meetings WHERE frontend_id = %s AND backend_id IS NOT NULL "
         "AND info_xml <> '' ORDER BY created_at, id",
         (frontend_id,),
     )
-    return [r["info_xml"] for r in rows]
+    return "".join(elements)
 
 
 async def select_frontend_backends(db: Database | Session, frontend_id: UUID) -> list[Row]:

@@ -255,7 +255,7 @@ def make_get_meetings(services: Services) -> Handler:
             return Reply(body, decoded=True)
         body = (
             b"<response><returncode>SUCCESS</returncode><meetings>"
-            + "".join(elements).encode("utf-8")
+            + elements.encode("utf-8")
             + b"</meetings></response>"
         )
         return Reply(body, decoded=True)
