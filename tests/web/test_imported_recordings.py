@@ -259,6 +259,21 @@ async def _nodes_push_only_their_own(
         assert second.meetings, "the seminar went to the empty node two"
         status, message = await post(NODE_TWO_TOKEN, lecture)
         assert status == 409 and "another node" in message
+        # Nor replace its files (the video would otherwise be anyone's to swap).
+        video = f"{serve.url}/api/v1/recording-files/{lecture}/presentation/video/webcams.webm"
+        stored = tmp_path / "store" / "presentation" / lecture / "video" / "webcams.webm"
+        before = stored.read_bytes()
+        fake = b"not the lecture"
+        headers = {"Authorization": f"Bearer {NODE_TWO_TOKEN}"}
+        async with aiohttp.ClientSession(headers=headers) as intruder:
+            async with intruder.put(video + "?offset=0", data=fake) as resp:
+                assert resp.status == 403
+            query = f"?offset=0&total={len(fake)}&sha256={hashlib.sha256(fake).hexdigest()}"
+            async with intruder.put(video + query, data=fake) as resp:
+                assert resp.status == 403
+            async with intruder.get(video) as resp:
+                assert resp.status == 403
+        assert stored.read_bytes() == before
         # The lecture is still node one's.
         rows = await db.fetch_all(
             "SELECT backend_host FROM recordings WHERE record_id = %s", (lecture,)

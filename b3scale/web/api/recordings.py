@@ -70,6 +70,16 @@ async def require_pusher(request: web.Request) -> Backend | None:
     return node
 
 
+async def require_file_owner(request: web.Request, node: Backend | None, record_id: str) -> None:
+    """A node reads and writes only the files of a recording it pushed itself (or one not
+    imported yet): once imported, another node's token cannot replace its video or pages."""
+    if node is None:
+        return
+    imported = await store.select_recording(db(request), record_id)
+    if imported is not None and imported.backend_host != node.host:
+        raise ApiError(403, "forbidden", "this recording was pushed by another node")
+
+
 def file_address(request: web.Request) -> tuple[str, str, str]:
     record_id = request.match_info["record_id"]
     fmt = request.match_info["format"]
@@ -83,9 +93,10 @@ def file_address(request: web.Request) -> tuple[str, str, str]:
 
 @routes.get("/recording-files/{record_id}/{format}/{path:.+}")
 async def file_state(request: web.Request) -> web.Response:
-    await require_pusher(request)
+    node = await require_pusher(request)
     files = files_of(request)
     record_id, fmt, path = file_address(request)
+    await require_file_owner(request, node, record_id)
     state = await asyncio.to_thread(files.state, record_id, fmt, path)
     return json_response({"size": state.size, "sha256": state.sha256, "partial": state.partial})
 
@@ -103,9 +114,10 @@ def _query_int(request: web.Request, name: str, default: int | None) -> int | No
 async def upload_file(request: web.Request) -> web.Response:
     """The body continues the upload at ``offset``; with ``total`` and ``sha256`` it is the
     last part: the file appears if it matches (201), else the upload is discarded (409)."""
-    await require_pusher(request)
+    node = await require_pusher(request)
     files = files_of(request)
     record_id, fmt, path = file_address(request)
+    await require_file_owner(request, node, record_id)
     offset = _query_int(request, "offset", 0)
     total = _query_int(request, "total", None)
     sha256 = request.query.get("sha256")
