@@ -73,7 +73,7 @@ async def db(migrated_db_url: str) -> AsyncIterator[Database]:
     database = await Database.connect(migrated_db_url, 4)
     await database.execute(
         "TRUNCATE frontends, backends, meetings, attendees, frontend_backends, commands, "
-        "callbacks "
+        "callbacks, recording_uploads "
         "RESTART IDENTITY CASCADE"
     )
     try:

@@ -54,6 +54,8 @@ async def import_recording(
         raise ImportRefused(f"the recording's meeting {found.meeting_id!r} is no frontend's")
     if node is not None and not await meeting_store.has_hosted(db, frontend.id, node.id):
         raise ImportForbidden("this node never hosted a meeting of the recording's frontend")
+    if node is not None and await store.upload_owner(db, found.record_id) not in (None, node.host):
+        raise ImportRefused("the recording's files are pushed by another node")
     external = decoded[1] if decoded else found.meeting_id
     published, protected = visibility(frontend.settings, found.published)
     fmt = dict(found.format)

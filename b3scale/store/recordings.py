@@ -182,6 +182,29 @@ async def delete_recordings(
     return [str(r["record_id"]) for r in rows]
 
 
+async def claim_upload(db: Database | Session, record_id: str, backend_host: str) -> str:
+    """The node pushing the recording's files: ``backend_host`` if it is the first, else the
+    one that was."""
+    owner = await db.fetch_value(
+        "WITH claimed AS (INSERT INTO recording_uploads (record_id, backend_host) "
+        "  VALUES (%(record)s, %(host)s) ON CONFLICT (record_id) DO NOTHING "
+        "  RETURNING backend_host) "
+        "SELECT backend_host FROM claimed "
+        "UNION ALL SELECT backend_host FROM recording_uploads WHERE record_id = %(record)s "
+        "LIMIT 1",
+        {"record": record_id, "host": backend_host},
+    )
+    return str(owner)
+
+
+async def upload_owner(db: Database | Session, record_id: str) -> str | None:
+    """The node that started pushing the recording's files (None: no node did)."""
+    owner = await db.fetch_value(
+        "SELECT backend_host FROM recording_uploads WHERE record_id = %s", (record_id,)
+    )
+    return str(owner) if owner is not None else None
+
+
 async def select_recording(db: Database | Session, record_id: str) -> RecordingRow | None:
     row = await db.fetch_one(
         "SELECT " + _COLUMNS + " FROM recordings WHERE record_id = %s", (record_id,)

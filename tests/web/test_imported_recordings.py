@@ -274,6 +274,28 @@ async def _nodes_push_only_their_own(
             async with intruder.get(video) as resp:
                 assert resp.status == 403
         assert stored.read_bytes() == before
+
+        # Before any import, the node that starts pushing a record ID keeps it: node two
+        # pushes its seminar's page; node one can neither write, read nor import under it.
+        seminar_id = meeting_ids.encode("fe1", "seminar")
+        squat = internal_meeting_id(seminar_id, int(time.time() * 1000))
+        page = f"{serve.url}/api/v1/recording-files/{squat}/presentation/index.html"
+        async with (
+            aiohttp.ClientSession(headers=headers) as owner,
+            owner.put(page + "?offset=0", data=b"<html>") as resp,
+        ):
+            assert resp.status == 200
+        node.add_recording(Recording(squat, seminar_id, "Seminar", 1, 2))  # node one's metadata
+        intruder_headers = {"Authorization": f"Bearer {NODE_TOKEN}"}
+        async with aiohttp.ClientSession(headers=intruder_headers) as intruder:
+            async with intruder.put(page + "?offset=0", data=b"<html>other") as resp:
+                assert resp.status == 403
+            async with intruder.get(page) as resp:
+                assert resp.status == 403
+        status, message = await post(NODE_TOKEN, squat)
+        assert status == 409 and "another node" in message
+        async with aiohttp.ClientSession(headers=headers) as owner, owner.get(page) as resp:
+            assert resp.status == 200 and (await resp.json())["partial"] == len(b"<html>")
         # The lecture is still node one's.
         rows = await db.fetch_all(
             "SELECT backend_host FROM recordings WHERE record_id = %s", (lecture,)

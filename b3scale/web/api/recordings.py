@@ -70,14 +70,25 @@ async def require_pusher(request: web.Request) -> Backend | None:
     return node
 
 
-async def require_file_owner(request: web.Request, node: Backend | None, record_id: str) -> None:
-    """A node reads and writes only the files of a recording it pushed itself (or one not
-    imported yet): once imported, another node's token cannot replace its video or pages."""
+async def require_file_owner(
+    request: web.Request, node: Backend | None, record_id: str, *, writing: bool
+) -> None:
+    """A node reads and writes only the files of a recording it pushes itself: once imported,
+    the node it came from; before, the node that started pushing (a write claims the record
+    ID). Another node's token can neither swap an imported recording's video nor put its own
+    files under a record ID first."""
     if node is None:
         return
-    imported = await store.select_recording(db(request), record_id)
-    if imported is not None and imported.backend_host != node.host:
-        raise ApiError(403, "forbidden", "this recording was pushed by another node")
+    database = db(request)
+    imported = await store.select_recording(database, record_id)
+    if imported is not None:
+        owner = imported.backend_host
+    elif writing:
+        owner = await store.claim_upload(database, record_id, node.host)
+    else:
+        owner = await store.upload_owner(database, record_id)
+    if owner is not None and owner != node.host:
+        raise ApiError(403, "forbidden", "this recording is pushed by another node")
 
 
 def file_address(request: web.Request) -> tuple[str, str, str]:
@@ -96,7 +107,7 @@ async def file_state(request: web.Request) -> web.Response:
     node = await require_pusher(request)
     files = files_of(request)
     record_id, fmt, path = file_address(request)
-    await require_file_owner(request, node, record_id)
+    await require_file_owner(request, node, record_id, writing=False)
     state = await asyncio.to_thread(files.state, record_id, fmt, path)
     return json_response({"size": state.size, "sha256": state.sha256, "partial": state.partial})
 
@@ -117,7 +128,7 @@ async def upload_file(request: web.Request) -> web.Response:
     node = await require_pusher(request)
     files = files_of(request)
     record_id, fmt, path = file_address(request)
-    await require_file_owner(request, node, record_id)
+    await require_file_owner(request, node, record_id, writing=True)
     offset = _query_int(request, "offset", 0)
     total = _query_int(request, "total", None)
     sha256 = request.query.get("sha256")
