@@ -303,6 +303,12 @@ async def _nodes_push_only_their_own(
         assert [r["backend_host"] for r in rows] == [node.api_url]
     finally:
         await second.close()
-    # An admin imports any frontend's recording.
+    # An admin imports any frontend's recording; no node changes its files after.
     status, _ = await post(ADMIN["Authorization"].removeprefix("Bearer "), foreign)
     assert status == 201
+    page = f"{serve.url}/api/v1/recording-files/{foreign}/presentation/index.html"
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {NODE_TOKEN}"}) as node_one,
+        node_one.put(page + "?offset=0", data=b"<html>") as resp,
+    ):
+        assert resp.status == 403

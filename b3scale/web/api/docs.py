@@ -437,14 +437,15 @@ PATHS: dict[str, Any] = {
         ],
         "get": _op(
             "What the cluster has of a recording's file (b3scale:node or admin; a node only "
-            "of a recording not imported yet or pushed by itself): the complete file's size "
-            "and SHA-256, and the bytes of an interrupted upload",
+            "of a recording it pushes itself): the complete file's size and SHA-256, and the "
+            "bytes of an interrupted upload",
             {"200": _json({"type": "object"}, "State"), **NOT_FOUND},
         ),
         "put": _op(
             "Upload (part of) a recording's file from offset (b3scale:node or admin; a node "
-            "only to a recording not imported yet or pushed by itself); with total and sha256 "
-            "the last part: the file appears when both match",
+            "only to a recording it pushes itself: imported from it, or whose record ID its "
+            "first upload claimed); with total and sha256 the last part: the file appears "
+            "when both match",
             {
                 "200": _json({"type": "object"}, "Part stored"),
                 "201": _json({"type": "object"}, "File complete"),

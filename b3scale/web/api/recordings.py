@@ -82,7 +82,8 @@ async def require_file_owner(
     database = db(request)
     imported = await store.select_recording(database, record_id)
     if imported is not None:
-        owner = imported.backend_host
+        # An admin's import (no node) is no node's to change, as the import itself is not.
+        owner: str | None = imported.backend_host or "an admin"
     elif writing:
         owner = await store.claim_upload(database, record_id, node.host)
     else:
@@ -128,7 +129,6 @@ async def upload_file(request: web.Request) -> web.Response:
     node = await require_pusher(request)
     files = files_of(request)
     record_id, fmt, path = file_address(request)
-    await require_file_owner(request, node, record_id, writing=True)
     offset = _query_int(request, "offset", 0)
     total = _query_int(request, "total", None)
     sha256 = request.query.get("sha256")
@@ -137,6 +137,8 @@ async def upload_file(request: web.Request) -> web.Response:
         raise validation_error({"sha256": ["total and a hex SHA-256 go together"]})
     if offset + (request.content_length or 0) > MAX_FILE_BYTES:
         raise ApiError(413, "request_too_large", f"a file may have {MAX_FILE_BYTES} bytes")
+    # Only a valid upload claims the record ID for its node.
+    await require_file_owner(request, node, record_id, writing=True)
     size = offset
     first = True
     try:
