@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import select
 from collections.abc import AsyncIterator, Mapping
@@ -212,6 +213,16 @@ class _ListenHub:
         self._conn.close()
 
 
+def _drop_subscription(
+    channel: str, subscribing: asyncio.Future[tuple[_ListenHub, asyncio.Queue[object]]]
+) -> None:
+    """The end of a subscription whose listener was cancelled meanwhile."""
+    if subscribing.cancelled() or subscribing.exception() is not None:
+        return
+    hub, queue = subscribing.result()
+    hub.unsubscribe(channel, queue)
+
+
 class Database:
     """A pool of connections to one PostgreSQL database."""
 
@@ -335,7 +346,14 @@ class Database:
         taken from the pool, so listeners never starve queries."""
         # Shielded: cancelling aiopg half-way through connect/LISTEN can leave the connection
         # waiting for ever (seen when an app stops right after it started).
-        hub, queue = await asyncio.shield(self._subscribe(channel))
+        subscribing = asyncio.ensure_future(self._subscribe(channel))
+        try:
+            hub, queue = await asyncio.shield(subscribing)
+        except asyncio.CancelledError:
+            # The subscription goes on without us: drop what it yields. Its error must be
+            # retrieved here, or asyncio prints it as a traceback when the task is collected.
+            subscribing.add_done_callback(functools.partial(_drop_subscription, channel))
+            raise
         try:
             yield Notifications(queue)
         finally:

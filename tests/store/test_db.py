@@ -1,4 +1,5 @@
 import asyncio
+import gc
 import resource
 import socket
 import time
@@ -122,3 +123,44 @@ async def test_a_failing_query_on_a_high_descriptor_ends(migrated_db_url: str) -
     finally:
         for sock in ballast:
             sock.close()
+
+
+async def test_a_listen_cancelled_while_subscribing_leaves_no_unretrieved_error(
+    migrated_db_url: str,
+) -> None:
+    """An app stopping cancels a listener whose subscription is still connecting; when that
+    subscription then fails, asyncio must not print its traceback as an exception that was
+    never retrieved (seen in serve's log at SIGTERM right after a worker started)."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    # A server that accepts the connection and never answers: the subscription hangs in
+    # its connect until the server goes away.
+    silent = socket.create_server(("127.0.0.1", 0))
+    db = await Database.connect(migrated_db_url, 1)
+    try:
+        db.dsn = f"postgresql://b3scale@127.0.0.1:{silent.getsockname()[1]}/b3scale"
+
+        async def listener() -> None:
+            async with db.listen("b3scale_commands"):
+                await asyncio.sleep(60)
+
+        listening = asyncio.create_task(listener())
+        await asyncio.sleep(0.2)
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
+        del listening
+        peer, _ = silent.accept()
+        peer.close()
+        silent.close()  # the hanging connect fails now
+        for _ in range(10):
+            await asyncio.sleep(0.05)
+            gc.collect()  # an unretrieved exception is reported when its task is collected
+        await db.close()
+        gc.collect()
+    finally:
+        silent.close()
+        loop.set_exception_handler(previous)
+    assert [c["message"] for c in reported] == []
