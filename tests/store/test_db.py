@@ -165,3 +165,76 @@ async def test_a_listen_cancelled_while_subscribing_leaves_no_unretrieved_error(
         silent.close()
         loop.set_exception_handler(previous)
     assert [c["message"] for c in reported] == []
+
+
+async def test_a_connection_the_server_ended_is_replaced(migrated_db_url: str) -> None:
+    db = await Database.connect(migrated_db_url, 2)
+    killer = await Database.connect(migrated_db_url, 1)
+    try:
+        pids = set(
+            await asyncio.gather(
+                *(db.fetch_value("SELECT pg_backend_pid() FROM pg_sleep(0.05)") for _ in range(2))
+            )
+        )
+        assert len(pids) == 2
+        for pid in pids:
+            await killer.fetch_value("SELECT pg_terminate_backend(%s)", (pid,))
+        failures = 0
+        for _ in range(4):  # each dead connection fails one query, then is replaced
+            try:
+                assert await db.fetch_value("SELECT 1") == 1
+            except DatabaseError:
+                failures += 1
+        assert failures <= 2
+        new_pids = set(
+            await asyncio.gather(
+                *(db.fetch_value("SELECT pg_backend_pid() FROM pg_sleep(0.05)") for _ in range(2))
+            )
+        )
+        assert len(new_pids) == 2 and not new_pids & pids
+        assert (db.size, db.idle) == (2, 2)
+    finally:
+        await killer.close()
+        await db.close()
+
+
+async def test_a_failed_commit_leaves_the_connection_usable(migrated_db_url: str) -> None:
+    db = await Database.connect(migrated_db_url, 1)  # every statement on the same connection
+    try:
+        await db.execute("CREATE TEMP TABLE deferred (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)")
+        with pytest.raises(UniqueViolation):
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO deferred VALUES (1), (1)")  # checked at COMMIT
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO deferred VALUES (2)")
+        assert await db.fetch_column("SELECT id FROM deferred") == [2]
+        # A transaction cancelled in the middle of a query: its connection is not reused
+        # half-way through it, the next caller gets a working one.
+        running = asyncio.create_task(db.execute("SELECT pg_sleep(5)"))
+        await asyncio.sleep(0.2)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        async with db.transaction() as tx:
+            assert await tx.fetch_value("SELECT count(*) FROM pg_stat_activity") >= 1
+        assert (db.size, db.idle) == (1, 1)
+    finally:
+        await db.close()
+
+
+async def test_a_connection_lets_go_of_a_big_result_and_keeps_working(migrated_db_url: str) -> None:
+    """A kept cursor would hold its last result until its next query: after a big one, the
+    connection gets a fresh cursor (and must go on answering, in sessions and transactions)."""
+    db = await Database.connect(migrated_db_url, 1)
+    try:
+        pid = await db.fetch_value("SELECT pg_backend_pid()")
+        big = await db.fetch_column("SELECT repeat('x', 10000) FROM generate_series(1, 500)")
+        assert len(big) == 500
+        assert await db.fetch_value("SELECT pg_backend_pid()") == pid  # the same connection
+        async with db.transaction() as tx:
+            assert len(await tx.fetch_all("SELECT g FROM generate_series(1, 300) g")) == 300
+        async with db.session() as session:
+            assert await session.fetch_value("SELECT 2") == 2
+            assert await session.fetch_value("SELECT pg_backend_pid()") == pid
+    finally:
+        await db.close()
