@@ -14,10 +14,10 @@ import errno
 import functools
 import logging
 import select
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, LiteralString
+from typing import Any, LiteralString, TypeVar
 
 import aiopg
 import aiopg.connection
@@ -26,6 +26,7 @@ import psycopg2.extensions
 import psycopg2.extras
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class _PollSelect:
@@ -520,40 +521,28 @@ class Database:
                 self._hub = _ListenHub(conn)
             return self._hub
 
-    async def fetch_all(self, query: LiteralString, params: Params = None) -> list[Row]:
+    async def _on_a_connection(self, query: Callable[[Session], Awaitable[_T]]) -> _T:
+        """One statement on a pooled connection (no context manager: the common case)."""
         pooled = await self._take()
         try:
-            return await Session(pooled.cursor).fetch_all(query, params)
+            return await query(Session(pooled.cursor))
         finally:
             self._give_back(pooled)
+
+    async def fetch_all(self, query: LiteralString, params: Params = None) -> list[Row]:
+        return await self._on_a_connection(lambda session: session.fetch_all(query, params))
 
     async def fetch_one(self, query: LiteralString, params: Params = None) -> Row | None:
-        pooled = await self._take()
-        try:
-            return await Session(pooled.cursor).fetch_one(query, params)
-        finally:
-            self._give_back(pooled)
+        return await self._on_a_connection(lambda session: session.fetch_one(query, params))
 
     async def fetch_column(self, query: LiteralString, params: Params = None) -> list[Any]:
-        pooled = await self._take()
-        try:
-            return await Session(pooled.cursor).fetch_column(query, params)
-        finally:
-            self._give_back(pooled)
+        return await self._on_a_connection(lambda session: session.fetch_column(query, params))
 
     async def fetch_value(self, query: LiteralString, params: Params = None) -> Any:
-        pooled = await self._take()
-        try:
-            return await Session(pooled.cursor).fetch_value(query, params)
-        finally:
-            self._give_back(pooled)
+        return await self._on_a_connection(lambda session: session.fetch_value(query, params))
 
     async def execute(self, query: LiteralString, params: Params = None) -> int:
-        pooled = await self._take()
-        try:
-            return await Session(pooled.cursor).execute(query, params)
-        finally:
-            self._give_back(pooled)
+        return await self._on_a_connection(lambda session: session.execute(query, params))
 
     async def connection_budget(self) -> tuple[int, int]:
         """The server's ``max_connections`` and the connections it keeps for superusers."""
