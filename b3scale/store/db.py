@@ -223,7 +223,7 @@ class _ListenHub:
 
 @dataclass(eq=False, slots=True)
 class _Pooled:
-    """One pooled connection and the cursor it keeps for its whole life."""
+    """One pooled connection and the cursor it keeps (a new one only after a big result)."""
 
     conn: aiopg.Connection
     cursor: aiopg.Cursor
