@@ -164,6 +164,19 @@ def write_line(level: int, name: str, message: str, fields: dict[str, Any]) -> N
     stream.write(_format_line(fmt, level, name, message, fields))
 
 
+def batched_line(level: int, name: str, message: str, fields: dict[str, Any]) -> None:
+    """A line that may come once per request, like the access line: formatted exactly as the
+    handler would, and written with the other lines of its burst (:data:`FLUSH_DELAY`), in
+    order, instead of a write of its own (which would also write the waiting access lines)."""
+    if _direct is None:
+        logging.getLogger(name).log(level, message, extra=fields)
+        return
+    _, fmt, threshold = _direct
+    if level < threshold:
+        return
+    _add_pending(_format_line(fmt, level, name, message, fields))
+
+
 def _format_line(fmt: str, level: int, name: str, message: str, fields: dict[str, Any]) -> str:
     now = time.time()
     name_of_level = logging.getLevelName(level)

@@ -102,3 +102,39 @@ def test_below_info_no_access_line(log_stream: io.StringIO) -> None:
     logs.access_line("b3scale.access", "GET", "/quiet", 200, 0.1, "::1")
     logs.flush_pending()
     assert log_stream.getvalue() == ""
+
+
+@SETTINGS
+@given(
+    message=st.text(max_size=30),
+    fields=st.dictionaries(
+        st.text(min_size=1, max_size=10).filter(lambda k: k not in ("level", "time", "logger")),
+        st.none() | st.text(max_size=40) | st.integers(),
+        max_size=4,
+    ),
+)
+def test_a_batched_line_is_the_generic_line(message: str, fields: dict[str, object]) -> None:
+    for fmt in ("structured", "plain"):
+        generic, batched = io.StringIO(), io.StringIO()
+        logs._direct = (generic, fmt, logging.INFO)
+        logs.write_line(logging.INFO, "b3scale.cluster.router", message, fields)
+        logs._direct = (batched, fmt, logging.INFO)
+        logs.batched_line(logging.INFO, "b3scale.cluster.router", message, fields)
+        logs.flush_pending()
+        logs._direct = None
+        if fmt == "structured":
+            assert TIME.sub("", batched.getvalue()) == TIME.sub("", generic.getvalue())
+            assert batched.getvalue().count("\n") == 1
+        else:
+            assert batched.getvalue()[24:] == generic.getvalue()[24:]
+
+
+async def test_batched_lines_wait_with_the_access_lines_in_order(log_stream: io.StringIO) -> None:
+    logs.batched_line(logging.INFO, "b3scale.cluster.router", "placed meeting", {"meeting": "r"})
+    logs.access_line("b3scale.access", "GET", "/create", 200, 0.5, "127.0.0.1")
+    logs.batched_line(logging.DEBUG, "b3scale.cluster.router", "below the level", {})
+    assert log_stream.getvalue() == ""  # one write for the burst
+    await asyncio.sleep(logs.FLUSH_DELAY * 3)
+    written = [json.loads(line) for line in log_stream.getvalue().splitlines()]
+    assert [e.get("path", e["message"]) for e in written] == ["placed meeting", "/create"]
+    assert written[0]["meeting"] == "r"

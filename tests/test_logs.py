@@ -156,6 +156,14 @@ def test_debug_logs_hold_no_secrets(pg_admin_dsn: str, sim_node: dict[str, str])
         ("fe", "end", "SUCCESS"),
     }
     assert "/bbb/fe/bigbluebutton/api/create" in logs  # the access log is there...
+    info = [json.loads(line) for line in logs.splitlines() if '"level": "info"' in line]
+    placed = [e for e in info if e["message"] == "placed meeting"]
+    assert [(e["meeting"], e["frontend"], e["backend"]) for e in placed] == [
+        ("secret-room", "fe", sim_node["api_url"])
+    ]
+    # ... batched with the access lines, in order: before the line of the create it came from.
+    order = [e.get("path", e["message"]) for e in info]
+    assert order.index("placed meeting") < order.index("/bbb/fe/bigbluebutton/api/create")
     for secret in (API_SECRET, FRONTEND_SECRET, sim_node["secret"], token, *PASSWORDS, *checksums):
         assert secret not in logs  # ...but never a secret, a password or a checksum
     assert "checksum=" not in logs

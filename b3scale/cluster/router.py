@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from b3scale.bbb.responses import BBBError
+from b3scale.logs import batched_line
 from b3scale.store import backends as backend_store
 from b3scale.store import meetings as meeting_store
 from b3scale.store.db import Database
@@ -87,9 +88,16 @@ async def place(
     if result is None:
         raise NO_BACKEND
     if result.placed:
-        log.info(
+        # One per new meeting: batched with the access lines, not a write of its own.
+        batched_line(
+            logging.INFO,
+            log.name,
             "placed meeting",
-            extra={"backend": result.meeting.backend_host, "frontend": frontend.key},
+            {
+                "meeting": external_id,
+                "frontend": frontend.key,
+                "backend": result.meeting.backend_host,
+            },
         )
     return Placement(result.meeting, new=result.placed, voice_bridge=result.voice_bridge)
 
