@@ -151,30 +151,26 @@ def _add_pending(line: str) -> None:
             flush_pending()
 
 
-def write_line(level: int, name: str, message: str, fields: dict[str, Any]) -> None:
+def write_line(
+    level: int, name: str, message: str, fields: dict[str, Any], *, batched: bool = False
+) -> None:
     """One log line, formatted exactly as the handler would, without logging's machinery
-    (LogRecord, caller lookup, handler chain)."""
+    (LogRecord, caller lookup, handler chain). ``batched``: a line that may come once per
+    request, like the access line, written with the other lines of its burst
+    (:data:`FLUSH_DELAY`), in order, instead of a write of its own (which would also write
+    the waiting access lines)."""
     if _direct is None:
         logging.getLogger(name).log(level, message, extra=fields)
         return
     stream, fmt, threshold = _direct
     if level < threshold:
         return
+    line = _format_line(fmt, level, name, message, fields)
+    if batched:
+        _add_pending(line)
+        return
     flush_pending()
-    stream.write(_format_line(fmt, level, name, message, fields))
-
-
-def batched_line(level: int, name: str, message: str, fields: dict[str, Any]) -> None:
-    """A line that may come once per request, like the access line: formatted exactly as the
-    handler would, and written with the other lines of its burst (:data:`FLUSH_DELAY`), in
-    order, instead of a write of its own (which would also write the waiting access lines)."""
-    if _direct is None:
-        logging.getLogger(name).log(level, message, extra=fields)
-        return
-    _, fmt, threshold = _direct
-    if level < threshold:
-        return
-    _add_pending(_format_line(fmt, level, name, message, fields))
+    stream.write(line)
 
 
 def _format_line(fmt: str, level: int, name: str, message: str, fields: dict[str, Any]) -> str:

@@ -119,7 +119,7 @@ def test_a_batched_line_is_the_generic_line(message: str, fields: dict[str, obje
         logs._direct = (generic, fmt, logging.INFO)
         logs.write_line(logging.INFO, "b3scale.cluster.router", message, fields)
         logs._direct = (batched, fmt, logging.INFO)
-        logs.batched_line(logging.INFO, "b3scale.cluster.router", message, fields)
+        logs.write_line(logging.INFO, "b3scale.cluster.router", message, fields, batched=True)
         logs.flush_pending()
         logs._direct = None
         if fmt == "structured":
@@ -130,9 +130,11 @@ def test_a_batched_line_is_the_generic_line(message: str, fields: dict[str, obje
 
 
 async def test_batched_lines_wait_with_the_access_lines_in_order(log_stream: io.StringIO) -> None:
-    logs.batched_line(logging.INFO, "b3scale.cluster.router", "placed meeting", {"meeting": "r"})
+    logs.write_line(
+        logging.INFO, "b3scale.cluster.router", "placed meeting", {"meeting": "r"}, batched=True
+    )
     logs.access_line("b3scale.access", "GET", "/create", 200, 0.5, "127.0.0.1")
-    logs.batched_line(logging.DEBUG, "b3scale.cluster.router", "below the level", {})
+    logs.write_line(logging.DEBUG, "b3scale.cluster.router", "below", {}, batched=True)
     assert log_stream.getvalue() == ""  # one write for the burst
     await asyncio.sleep(logs.FLUSH_DELAY * 3)
     written = [json.loads(line) for line in log_stream.getvalue().splitlines()]

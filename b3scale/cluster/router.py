@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from b3scale.bbb.responses import BBBError
-from b3scale.logs import batched_line
+from b3scale.logs import write_line
 from b3scale.store import backends as backend_store
 from b3scale.store import meetings as meeting_store
 from b3scale.store.db import Database
@@ -89,7 +89,7 @@ async def place(
         raise NO_BACKEND
     if result.placed:
         # One per new meeting: batched with the access lines, not a write of its own.
-        batched_line(
+        write_line(
             logging.INFO,
             log.name,
             "placed meeting",
@@ -98,6 +98,7 @@ async def place(
                 "frontend": frontend.key,
                 "backend": result.meeting.backend_host,
             },
+            batched=True,
         )
     return Placement(result.meeting, new=result.placed, voice_bridge=result.voice_bridge)
 
