@@ -248,6 +248,9 @@ class _Connections:
         self._used: set[_Pooled] = set()
         self._closing = False
         self._all_back = asyncio.Event()
+        #: Connections kept at most (a connect finishing for a cancelled caller must not
+        #: grow the pool past what the server's max_connections was planned for).
+        self._limit = 0
 
     @property
     def size(self) -> int:
@@ -258,6 +261,7 @@ class _Connections:
         return len(self._free)
 
     async def fill(self, size: int) -> None:
+        self._limit = size
         for _ in range(size):
             self._free.append(await self._open())
 
@@ -292,7 +296,7 @@ class _Connections:
         self._used.discard(pooled)
         conn = pooled.conn
         idle = psycopg2.extensions.TRANSACTION_STATUS_IDLE
-        if not conn.closed and (self._closing or conn.raw.get_transaction_status() != idle):
+        if not conn.closed and conn.raw.get_transaction_status() != idle:
             conn.close()  # half-way through something (a failed ROLLBACK): not reusable
         if not conn.closed:
             if pooled.cursor.rowcount > BIG_RESULT_ROWS:
@@ -300,7 +304,7 @@ class _Connections:
                 # can be megabytes, not to be held by an idle connection.
                 pooled.cursor.close()
                 pooled.renew = True
-            self._free.append(pooled)
+            self._keep(pooled)
         if self._closing and not self._used:
             self._all_back.set()
 
@@ -333,8 +337,11 @@ class _Connections:
         """A connection opened for a caller that was cancelled meanwhile: free for the next."""
         if opening.cancelled() or opening.exception() is not None:
             return
-        pooled = opening.result()
-        if self._closing:
+        self._keep(opening.result())
+
+    def _keep(self, pooled: _Pooled) -> None:
+        """Free for the next caller, unless the pool is closing or full."""
+        if self._closing or self.size >= self._limit:
             pooled.conn.close()
         else:
             self._free.append(pooled)

@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import gc
 import resource
 import socket
@@ -237,4 +238,31 @@ async def test_a_connection_lets_go_of_a_big_result_and_keeps_working(migrated_d
             assert await session.fetch_value("SELECT 2") == 2
             assert await session.fetch_value("SELECT pg_backend_pid()") == pid
     finally:
+        await db.close()
+
+
+async def test_connects_of_cancelled_callers_never_grow_the_pool(migrated_db_url: str) -> None:
+    """The pool's size is what the server's max_connections was planned for: a connection
+    opened for a caller that was cancelled meanwhile is kept only in the place of another."""
+    db = await Database.connect(migrated_db_url, 1)
+    killer = await Database.connect(migrated_db_url, 1)
+    try:
+        pid = await db.fetch_value("SELECT pg_backend_pid()")
+        await killer.fetch_value("SELECT pg_terminate_backend(%s)", (pid,))
+        await asyncio.sleep(0.3)  # the pool sees its connection gone: the next take connects
+        for _ in range(5):
+            cancelled = asyncio.create_task(db.fetch_value("SELECT 1"))
+            await asyncio.sleep(0)  # it is connecting now
+            cancelled.cancel()
+            with contextlib.suppress(asyncio.CancelledError, DatabaseError):
+                await cancelled
+            # the next caller connects too (nothing is free yet), then the first connect ends
+            assert await db.fetch_value("SELECT 1") == 1
+            await asyncio.sleep(0.3)
+            assert (db.size, db.idle) == (1, 1)
+            pid = await db.fetch_value("SELECT pg_backend_pid()")
+            await killer.fetch_value("SELECT pg_terminate_backend(%s)", (pid,))
+            await asyncio.sleep(0.3)
+    finally:
+        await killer.close()
         await db.close()
